@@ -1,0 +1,25 @@
+"""Shared fixtures: small codes of every kind the foundation offers."""
+
+import numpy as np
+import pytest
+
+import agc
+
+
+def gaussian_code(A, ell, seed):
+    """Independent Gaussian coefficients on the support of ``A`` (a generic code)."""
+    rng = np.random.default_rng(seed)
+    return agc.Code(np.tile(A, (1, ell)) * rng.standard_normal((A.shape[0], A.shape[1] * ell)), A, ell, name="gaussian")
+
+
+@pytest.fixture
+def small_codes():
+    A = agc.assignments.cyclic(8, 8, 3)
+    return [
+        gaussian_code(A, 2, 0),
+        gaussian_code(agc.assignments.cyclic(12, 5, 2), 2, 1),  # n > k*ell: rank deficient
+        agc.encodings.stacking(A, 2),
+        agc.encodings.block_split(agc.assignments.cyclic(4, 8, 3), 2),
+        agc.encodings.polynomial(8, 2, 2),
+        agc.encodings.stacking(agc.assignments.fractional_repetition(8, 8, 2), 1),
+    ]

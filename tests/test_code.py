@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+
+import agc
+from agc.code import block_length, split_blocks
+
+
+def test_split_blocks_is_block_major_and_zero_padded():
+    G = np.arange(10.0).reshape(2, 5)
+    blocks = split_blocks(G, 2)  # d = 5 -> blocks of length 3, one zero of padding
+    np.testing.assert_array_equal(blocks, [[0, 1, 2], [5, 6, 7], [3, 4, 0], [8, 9, 0]])
+    assert block_length(5, 2) == 3
+
+
+def test_encode_matches_definition():
+    code = agc.encodings.polynomial(6, 1, 2)
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((code.k, 7))
+    messages = code.encode(G)
+    assert messages.shape == (code.n, 4)
+    padded = np.pad(G, ((0, 0), (0, 1)))
+    for j in range(code.n):
+        expected = sum(code.B[j, u * code.k + i] * padded[i, 4 * u:4 * (u + 1)] for i in range(code.k) for u in range(2))
+        np.testing.assert_allclose(messages[j], expected, atol=1e-12)
+
+
+def test_encode_worker_uses_only_local_chunks():
+    code = agc.encodings.polynomial(6, 1, 2)
+    G = np.random.default_rng(1).standard_normal((code.k, 9))
+    full = code.encode(G)
+    for j in range(code.n):
+        local = G[np.flatnonzero(code.assignment[j])]
+        np.testing.assert_allclose(code.encode_worker(j, local), full[j], atol=1e-12)
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_exact_code_decodes_the_gradient(as_torch):
+    code = agc.encodings.polynomial(7, 2, 3)
+    G = np.random.default_rng(2).standard_normal((code.k, 11))
+    survivors = np.array([0, 2, 3, 5, 6])
+    D = agc.optimal_decoder(code, survivors)
+    if as_torch:
+        G = torch.tensor(G)
+    messages = code.encode(G)
+    estimate = code.decode(messages, survivors, D, d=11)
+    assert estimate.shape == (11,)
+    np.testing.assert_allclose(np.asarray(estimate), np.asarray(G.sum(0)), atol=1e-9)
+    # only the survivors' rows may be passed as well
+    again = code.decode(messages[survivors], survivors, D, d=11)
+    np.testing.assert_allclose(np.asarray(again), np.asarray(estimate), atol=1e-12)
+
+
+def test_code_rejects_support_outside_assignment():
+    A = agc.assignments.cyclic(3, 3, 1)
+    B = np.tile(A, (1, 2)).astype(float)
+    B[0, 1] = 1.0
+    with pytest.raises(ValueError, match="chunk 1 to worker 0"):
+        agc.Code(B, A, 2)
+
+
+def test_code_is_read_only():
+    code = agc.encodings.stacking(agc.assignments.cyclic(3, 3, 2), 1)
+    with pytest.raises(ValueError):
+        code.B[0, 0] = 5.0
