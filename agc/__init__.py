@@ -5,10 +5,11 @@ A companion to Munim and Ramamoorthy, *Communication-Efficient Approximate Gradi
 worker sends ``⌈d/ℓ⌉`` numbers; ``B`` is ``n × kℓ`` with rows = workers.
 """
 
-from agc import assignments, bounds, encodings, failures
+from agc import assignments, bounds, encodings, failures, registry
 from agc.bounds import rank_lower_bound, worst_case_lower_bound
 from agc.code import Code
 from agc.decoding import decoding_error, fixed_decoder, optimal_decoder, unbiased_decoder
+from agc.registry import make_code
 from agc.engine import (
     Estimate,
     WorstCase,
@@ -33,10 +34,12 @@ __all__ = [
     "expected_error",
     "failures",
     "fixed_decoder",
+    "make_code",
     "optimal_decoder",
     "optimal_error",
     "optimal_errors",
     "rank_lower_bound",
+    "registry",
     "unbiased_decoder",
     "worst_case",
     "worst_case_lower_bound",

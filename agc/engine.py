@@ -290,7 +290,7 @@ def expected_error(code, *, p=None, s=None, trials=1000, seed=None, exact=False,
 def error_curve(code, *, ps=None, ss=None, trials=1000, seed=None, normalized=True, progress=False):
     """Monte Carlo expected error at each ``p`` in ``ps`` or each ``s`` in ``ss``.
 
-    Returns a list of dicts with keys ``x`` (the value of ``p`` or ``s``), ``model``
+    Returns a list of dicts with keys ``p`` or ``s`` (the point), ``model``
     (``"bernoulli"`` or ``"fixed"``), ``mean``, ``se`` and ``trials``. One generator drives
     the whole curve, so the same seed gives the same curve.
     """
@@ -299,11 +299,14 @@ def error_curve(code, *, ps=None, ss=None, trials=1000, seed=None, normalized=Tr
     if (ps is None) == (ss is None):
         raise ValueError("give exactly one of ps or ss")
     rng = as_generator(seed)
-    values, key = (ps, "p") if ps is not None else (ss, "s")
+    if ps is not None:
+        key, values = "p", [check_probability("p", p) for p in ps]
+    else:
+        key, values = "s", [check_int("s", s, low=0, high=code.n - 1) for s in ss]
     rows = []
-    for x in tqdm(list(values), desc=f"{code.name}: error vs {key}", disable=not progress):
+    for x in tqdm(values, desc=f"{code.name}: error vs {key}", disable=not progress):
         est = expected_error(code, trials=trials, seed=rng, normalized=normalized, **{key: x})
-        rows.append({"x": x, "model": "bernoulli" if key == "p" else "fixed",
+        rows.append({key: x, "model": "bernoulli" if key == "p" else "fixed",
                      "mean": est.mean, "se": est.se, "trials": est.trials})
     return rows
 

@@ -95,6 +95,6 @@ def test_seeds_reproduce_bit_for_bit():
 def test_error_curve_rows():
     code = gaussian_code(agc.assignments.cyclic(8, 8, 3), 2, 0)
     rows = agc.error_curve(code, ss=[0, 1, 2], trials=50, seed=0)
-    assert [r["x"] for r in rows] == [0, 1, 2]
+    assert [r["s"] for r in rows] == [0, 1, 2]
     assert rows[0]["mean"] == pytest.approx(agc.optimal_error(code, np.arange(8), normalized=True))
     assert rows == agc.error_curve(code, ss=[0, 1, 2], trials=50, seed=0)

@@ -116,9 +116,9 @@ def worst_case_lower_bound(n, k, load, ell, s, *, replication=None, form="strong
 
     Examples
     --------
-    >>> worst_case_lower_bound(91, 91, 10, 2, 20, replication=10)
-    20
-    >>> worst_case_lower_bound(91, 91, 10, 2, 20, replication=10, form="paper")
+    >>> worst_case_lower_bound(9, 9, 3, 2, 4, replication=3)
+    3
+    >>> worst_case_lower_bound(9, 9, 3, 2, 4, replication=3, form="paper")
     2
     """
     n = check_int("n", n, low=1)

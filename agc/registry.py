@@ -1,0 +1,156 @@
+"""Name constructions by strings: ``make_code(family=..., encoding=..., ell=..., seed=..., **params)``.
+
+Sweeps, the CLI and the chapters build codes through this one table. A *family* makes an
+assignment (an ``(n, k)`` 0/1 matrix); an *encoding* turns it into a :class:`agc.Code`.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from agc import assignments, encodings
+from agc._checks import check_int
+
+#: family name -> (module, function name, one-line description)
+FAMILIES = {
+    "cyclic": (assignments, "cyclic", "worker j holds chunks j, ..., j+load-1 mod k"),
+    "fractional_repetition": (assignments, "fractional_repetition", "groups of workers share the same chunks"),
+    "random_biregular": (assignments, "random_biregular", "random bipartite graph with exact degrees (seeded)"),
+    "projective_plane": (assignments, "projective_plane", "PG(2,q): q^2+q+1 workers and chunks, load q+1"),
+    "affine_plane": (assignments, "affine_plane", "AG(2,q): q^2 chunks, q^2+q workers, load q"),
+    "steiner_triple_system": (assignments, "steiner_triple_system", "STS(v): triples as workers, points as chunks"),
+    "complete_design": (assignments, "complete_design", "all t-subsets of a v-set as workers"),
+    "srg": (None, "srg_assignment", "strongly regular graph: adjacency (or incidence) as assignment"),
+}
+
+#: encoding name -> (function name in agc.encodings, one-line description)
+ENCODINGS = {
+    "stacking": ("stacking", "the paper's baseline: every block gets the assignment's coefficients"),
+    "block_split": ("block_split", "ell copies of the assignment; copy u sends block u (fair baseline)"),
+    "rdm": ("rdm", "random diagonal matrices (signs per worker and block)"),
+    "rhpnc": ("rhpnc", "random Hadamard product with null-space constraint (exact with no straggler)"),
+    "hadamard": ("hadamard", "independent random coefficients per worker, chunk and block"),
+    "polynomial": ("polynomial", "Ye-Abbe exact code on the cyclic assignment with k = n, s = load - ell"),
+}
+
+
+def srg_assignment(graph, incidence=False, complement=False, **params):
+    """Assignment from a named strongly regular graph: its adjacency, or with ``incidence`` its edges.
+
+    Parameters
+    ----------
+    graph : str
+        A name of :data:`agc.assignments.SRG_FAMILIES` (e.g. ``"paley"``, ``"petersen"``).
+    incidence : bool
+        Workers = edges, chunks = vertices (load 2) instead of the adjacency.
+    complement : bool
+        Use the complement graph.
+    **params
+        The graph's parameters (e.g. ``q=13`` for Paley).
+    """
+    G = assignments.srg(graph, complement=complement, **params)
+    return assignments.graph_incidence(G) if incidence else assignments.graph_adjacency(G)
+
+
+def _family_function(family):
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
+    module, name, _ = FAMILIES[family]
+    return getattr(module, name) if module is not None else srg_assignment
+
+
+def _encoding_function(encoding):
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {encoding!r}")
+    return _polynomial_on if encoding == "polynomial" else getattr(encodings, ENCODINGS[encoding][0])
+
+
+def _polynomial_on(A, ell):
+    """The polynomial code on the assignment ``A``, which must be ``cyclic(n, n, load)``."""
+    n, k = A.shape
+    load = int(A[0].sum())
+    if k != n or not np.array_equal(A, assignments.cyclic(n, n, load)):
+        raise ValueError("encoding 'polynomial' needs family 'cyclic' with k = n")
+    return encodings.polynomial(n, check_int("load - ell (stragglers)", load - ell, low=0), ell)
+
+
+def parameters(function):
+    """Names of a construction's parameters other than the assignment and ``ell``."""
+    skip = {"A", "A0", "ell", "self"}
+    return [p for p in inspect.signature(function).parameters.values() if p.name not in skip and p.kind != p.VAR_KEYWORD]
+
+
+def make_code(family, encoding, ell, seed=None, **params):
+    """Build a :class:`agc.Code` from a family name, an encoding name and their parameters.
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`.
+    encoding : str
+        A key of :data:`ENCODINGS`.
+    ell : int
+        Communication reduction.
+    seed : int or numpy.random.Generator, optional
+        Passed to the family and to the encoding when they are random.
+    **params
+        The family's and the encoding's parameters, by name (``q=9``, ``n=40``, ``dist="gaussian"``).
+
+    Returns
+    -------
+    agc.Code
+        Its ``params`` record the family, the encoding, ``ell``, ``seed`` and ``params``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown family, encoding or parameter, naming it and the valid choices.
+
+    Examples
+    --------
+    >>> code = make_code("cyclic", "stacking", ell=2, n=6, k=6, load=3)
+    >>> code
+    Code(name='cyclic/stacking', n=6, k=6, ell=2)
+    """
+    family_fn, encoding_fn = _family_function(family), _encoding_function(encoding)
+    family_names = {p.name for p in parameters(family_fn)} | (
+        {"graph", "q", "m"} if family == "srg" else set()
+    )
+    encoding_names = {p.name for p in parameters(encoding_fn)}
+    unknown = set(params) - family_names - encoding_names
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {sorted(unknown)} for family {family!r} (takes {sorted(family_names - {'seed'})}) "
+            f"and encoding {encoding!r} (takes {sorted(encoding_names - {'seed'})})"
+        )
+    family_args = {key: value for key, value in params.items() if key in family_names}
+    encoding_args = {key: value for key, value in params.items() if key in encoding_names and key not in family_names}
+    if "seed" in family_names:
+        family_args["seed"] = seed
+    if "seed" in encoding_names:
+        encoding_args["seed"] = seed
+    A = family_fn(**family_args)
+    code = encoding_fn(A, ell, **encoding_args)
+    record = {"family": family, "encoding": encoding, "ell": ell, "seed": seed, **params}
+    return type(code)(code.B, code.assignment, code.ell, name=f"{family}/{encoding}", params={**code.params, **record})
+
+
+def describe():
+    """Lines listing every family and encoding with its parameters (for ``agc info``)."""
+    lines = ["families (assignments):"]
+    for name, (_, _, text) in FAMILIES.items():
+        try:
+            args = ", ".join(str(p) for p in parameters(_family_function(name)))
+        except AttributeError:
+            args = "(not available in this build)"
+        lines.append(f"  {name}({args}): {text}")
+    lines.append("encodings (A, ell, ...):")
+    for name, (_, text) in ENCODINGS.items():
+        try:
+            args = ", ".join(str(p) for p in parameters(_encoding_function(name)))
+        except AttributeError:
+            args = "(not available in this build)"
+        lines.append(f"  {name}({args}): {text}")
+    return lines

@@ -1,0 +1,61 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+import agc
+from agc.cli import main
+
+CYCLIC = ["--family", "cyclic", "--encoding", "stacking", "--ell", "2", "-P", "n=6", "-P", "k=6", "-P", "load=3"]
+
+
+def test_version_and_info(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert agc.__version__ in capsys.readouterr().out
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in list(agc.registry.FAMILIES) + list(agc.registry.ENCODINGS):
+        assert name in out
+
+
+def test_error_curve_to_csv_and_json(tmp_path):
+    out = tmp_path / "curve.csv"
+    assert main(["error", *CYCLIC, "--p", "0,0.2", "--trials", "50", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [float(r["p"]) for r in rows] == [0.0, 0.2]
+    assert float(rows[0]["mean"]) == pytest.approx(0.5)  # stacking with ell = 2 and no straggler
+    out_json = tmp_path / "curve.json"
+    assert main(["error", *CYCLIC, "--s", "0,1", "--trials", "50", "--out", str(out_json)]) == 0
+    assert [r["s"] for r in json.loads(out_json.read_text())] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["error", *CYCLIC],  # neither --p nor --s
+        ["error", *CYCLIC, "--p", "1.5"],
+        ["error", *CYCLIC, "--p", "abc"],
+        ["error", *CYCLIC, "--s", "9"],
+        ["error", *CYCLIC, "--p", "0.1", "--out", "x.txt"],
+        ["error", *CYCLIC[:-2], "-P", "load=9", "--p", "0.1"],
+        ["error", "--family", "nope", "--encoding", "stacking", "--ell", "2", "--p", "0.1"],
+        ["error", *CYCLIC, "-P", "bogus=1", "--p", "0.1"],
+        ["error", *CYCLIC, "-P", "novalue", "--p", "0.1"],
+        ["error", "--ell", "2"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_arguments_one_line_exit_2(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("agc")
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "agc.cli", "error", *CYCLIC, "--p", "2"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "p must lie in [0, 1)" in result.stderr
