@@ -294,7 +294,7 @@ def error_curve(code, *, ps=None, ss=None, trials=1000, seed=None, normalized=Tr
     (``"bernoulli"`` or ``"fixed"``), ``mean``, ``se`` and ``trials``. One generator drives
     the whole curve, so the same seed gives the same curve.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if (ps is None) == (ss is None):
         raise ValueError("give exactly one of ps or ss")
@@ -322,6 +322,9 @@ class WorstCase:
 
 
 def _combination_batches(n, s):
+    if s == 0:
+        yield np.ones((1, n), dtype=bool)
+        return
     combos = itertools.combinations(range(n), s)
     while True:
         block = np.array(list(itertools.islice(combos, BATCH)), dtype=np.int64).reshape(-1, s)
