@@ -100,3 +100,27 @@ def mask_batch(masks, n, name="masks"):
             raise ValueError(f"{name} must be boolean (or 0/1)")
         array = array.astype(bool)
     return array
+
+
+def parse_value(text):
+    """Read a parameter value written on the command line.
+
+    ``true``/``false`` (any case) are bools, ``none`` is ``None``, then ints, then floats;
+    anything else stays a string.
+
+    Examples
+    --------
+    >>> [parse_value(t) for t in ["3", "-1", "0.25", "1e-3", "True", "none", "rdm"]]
+    [3, -1, 0.25, 0.001, True, None, 'rdm']
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

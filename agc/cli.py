@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import agc
+from agc._checks import parse_value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,23 +29,13 @@ class _UsageError(Exception):
     pass
 
 
-def _value(text):
-    """Parse a command-line value: int, float, bool, or the string itself."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
 def _key_values(pairs, option):
     params = {}
     for pair in pairs or []:
         if "=" not in pair:
             raise ValueError(f"{option} expects name=value, got {pair!r}")
         key, text = pair.split("=", 1)
-        params[key] = _value(text)
+        params[key] = parse_value(text)
     return params
 
 
@@ -108,6 +99,20 @@ def _cmd_error(args):
     return 0
 
 
+def _cmd_sweep(args):
+    from agc.sweep import SweepError, grid_points, parse_grid, parse_params, sweep
+
+    grid = parse_grid(args.grid or [])
+    params = parse_params(args.param or [])
+    try:
+        table = sweep(args.chapter, grid, params, out_dir=args.out_dir, force=args.force)
+    except SweepError as exc:
+        print(f"agc: sweep: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(table)} records from {len(grid_points(grid))} point(s) -> {Path(args.out_dir) / Path(args.chapter).stem / 'records.csv'}")
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="agc", description="Communication-efficient approximate gradient coding.")
     parser.add_argument("--version", action="version", version=f"agc {agc.__version__}")
@@ -123,6 +128,14 @@ def build_parser():
     error.add_argument("--trials", type=int, default=1000, help="Monte Carlo patterns per point (default 1000)")
     error.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     error.set_defaults(run=_cmd_error)
+
+    sweep = commands.add_parser("sweep", help="run a chapter over a parameter grid with papermill; collect its records")
+    sweep.add_argument("chapter", help="chapter name in book/ (e.g. paper_figures) or a notebook path")
+    sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
+    sweep.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a fixed parameter")
+    sweep.add_argument("--out-dir", default="_build/sweeps", help="where points and records.csv go (default _build/sweeps)")
+    sweep.add_argument("--force", action="store_true", help="rerun finished points (after editing the chapter)")
+    sweep.set_defaults(run=_cmd_sweep)
     return parser
 
 

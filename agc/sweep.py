@@ -51,6 +51,7 @@ import papermill
 from jupyter_client.kernelspec import NoSuchKernel, get_kernel_spec
 from tqdm import tqdm
 
+from agc._checks import parse_value
 from agc.record import ENV_VAR, read_records
 
 __all__ = [
@@ -78,30 +79,6 @@ class SweepError(RuntimeError):
         lines = [f"{len(failures)} point(s) of chapter {chapter!r} failed:"]
         lines += [f"  {pid}: {message}" for pid, message in failures.items()]
         super().__init__("\n".join(lines))
-
-
-def parse_value(text: str):
-    """Read a parameter value written on the command line.
-
-    ``true``/``false`` (any case) are bools, ``none`` is ``None``, then ints, then floats;
-    anything else stays a string.
-
-    Examples
-    --------
-    >>> [parse_value(t) for t in ["3", "-1", "0.25", "1e-3", "True", "none", "rdm"]]
-    [3, -1, 0.25, 0.001, True, None, 'rdm']
-    """
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _check_name(name) -> str:

@@ -59,3 +59,24 @@ def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "agc.cli", "error", *CYCLIC, "--p", "2"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "p must lie in [0, 1)" in result.stderr
+
+
+def test_sweep_command_runs_and_resumes(tmp_path, capsys):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("x = 1")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell("from agc.record import record\nrecord('square', x * x)")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+    argv = ["sweep", str(path), "--grid", "x=2,3", "--out-dir", str(tmp_path / "sweeps")]
+    assert main(argv) == 0
+    rows = list(csv.DictReader((tmp_path / "sweeps" / "tiny" / "records.csv").open()))
+    assert [(r["x"], r["value"]) for r in rows] == [("2", "4"), ("3", "9")]
+    executed = tmp_path / "sweeps" / "tiny" / "x=2" / "executed.ipynb"
+    before = executed.stat().st_mtime_ns
+    assert main(argv) == 0  # finished points are skipped
+    assert executed.stat().st_mtime_ns == before
+    assert main(["sweep", str(path), "--grid", "y=1", "--out-dir", str(tmp_path / "sweeps")]) == 2
