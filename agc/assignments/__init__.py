@@ -1,5 +1,61 @@
 """Assignments: ``(n, k)`` 0/1 matrices, rows = workers, columns = chunks (DESIGN §2.3)."""
 
-from agc.assignments.bipartite import cyclic, fractional_repetition
+from agc.assignments.bipartite import (
+    cyclic,
+    fractional_repetition,
+    graph_adjacency,
+    graph_incidence,
+    random_biregular,
+)
+from agc.assignments.designs import (
+    BIBDParameters,
+    affine_plane,
+    bibd_parameters,
+    complete_design,
+    from_blocks,
+    projective_plane,
+    steiner_triple_system,
+)
+from agc.assignments.srg import (
+    SRG_FAMILIES,
+    SRGParameters,
+    clebsch,
+    hoffman_singleton,
+    johnson_fusion_126,
+    lattice,
+    paley,
+    petersen,
+    schlafli,
+    shrikhande,
+    srg,
+    srg_parameters,
+    triangular,
+)
 
-__all__ = ["cyclic", "fractional_repetition"]
+__all__ = [
+    "cyclic",
+    "fractional_repetition",
+    "random_biregular",
+    "graph_incidence",
+    "graph_adjacency",
+    "BIBDParameters",
+    "projective_plane",
+    "affine_plane",
+    "steiner_triple_system",
+    "complete_design",
+    "from_blocks",
+    "bibd_parameters",
+    "SRGParameters",
+    "SRG_FAMILIES",
+    "srg",
+    "srg_parameters",
+    "paley",
+    "triangular",
+    "lattice",
+    "petersen",
+    "clebsch",
+    "shrikhande",
+    "schlafli",
+    "hoffman_singleton",
+    "johnson_fusion_126",
+]

@@ -1,0 +1,46 @@
+"""Time the assignment constructions: PG(2, q) and every named SRG (DESIGN §2.3).
+
+Each construction runs in this fresh process, so the first call for a field includes building
+its tables with galois. Prints a markdown table (name, parameters, seconds); the target is
+under 2 s per construction.
+
+    python benchmarks/constructions.py
+"""
+
+import importlib
+import platform
+import time
+
+PLANE_ORDERS = [2, 3, 4, 5, 7, 8, 9, 11, 13, 16]
+SRG_PARAMETERS = {"paley": {"q": 13}, "triangular": {"m": 6}, "lattice": {"m": 4}}
+
+
+def timed(build):
+    start = time.perf_counter()
+    result = build()
+    return result, time.perf_counter() - start
+
+
+def main():
+    assignments, import_seconds = timed(lambda: importlib.import_module("agc.assignments"))
+    rows = []
+    for q in PLANE_ORDERS:
+        A, seconds = timed(lambda: assignments.projective_plane(q))
+        rows.append((f"projective_plane({q})", f"BIBD {tuple(assignments.bibd_parameters(A))}", seconds))
+    for name in assignments.SRG_FAMILIES:
+        params = SRG_PARAMETERS.get(name, {})
+        G, seconds = timed(lambda: assignments.srg(name, **params))
+        arguments = "".join(f", {key}={value}" for key, value in params.items())
+        rows.append((f"srg({name!r}{arguments})", f"SRG {tuple(assignments.srg_parameters(G))}", seconds))
+    print(f"Machine: {platform.machine()}, Python {platform.python_version()}; "
+          f"`import agc.assignments` (numpy, networkx, galois) took {import_seconds:.2f} s, not counted below\n")
+    print("| construction | parameters (v, b, r, k, λ) / (v, κ, λ, μ) | seconds |")
+    print("|---|---|---:|")
+    for name, parameters, seconds in rows:
+        print(f"| `{name}` | {parameters} | {seconds:.4f} |")
+    slowest = max(rows, key=lambda row: row[2])
+    print(f"\nslowest: {slowest[0]} in {slowest[2]:.4f} s (target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()
