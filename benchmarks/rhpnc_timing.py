@@ -1,0 +1,60 @@
+"""Construction time of RHPNC (both variants) and RDM on the paper's two assignments.
+
+The random bi-regular assignment with 40 workers, 20 chunks, load 3 (replication 6) and the
+projective plane PG(2,9) (91 workers and chunks, load 10), with ell = 2. RHPNC does not exist
+on PG(2,9) (a square non-singular assignment); the table says so instead of a time. Target:
+the ±1 variant (an integer program) under 5 s on the bi-regular graph.
+
+Prints a markdown table; records nothing. Run: ``.venv/bin/python benchmarks/rhpnc_timing.py``
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import agc
+from _results import machine
+
+ELL = 2
+SEEDS = range(5)
+
+
+def timed(make):
+    """Table cells for ``make(seed)`` over ``SEEDS``: median and maximum seconds, and the normalised
+    optimal error with no straggler (0 = exact); or why the construction does not exist."""
+    times = []
+    for seed in SEEDS:
+        start = time.perf_counter()
+        try:
+            code = make(seed)
+        except ValueError as error:
+            return ["does not exist", "", str(error).split(":")[0]]
+        times.append(time.perf_counter() - start)
+    error = agc.optimal_error(code, np.arange(code.n), normalized=True)
+    return [f"{np.median(times):.4f}", f"{max(times):.4f}", f"{error:.2g}"]
+
+
+def main():
+    assignments = {
+        "random bi-regular (40, 20, load 3)": agc.assignments.random_biregular(40, 20, 3, seed=0),
+        "PG(2,9) (91, 91, load 10)": agc.assignments.projective_plane(9),
+    }
+    constructions = {
+        "rdm (rademacher)": lambda A, seed: agc.encodings.rdm(A, ELL, seed=seed),
+        "rhpnc gaussian": lambda A, seed: agc.encodings.rhpnc(A, ELL, seed=seed),
+        "rhpnc pm1 (MILP)": lambda A, seed: agc.encodings.rhpnc(A, ELL, seed=seed, variant="pm1"),
+    }
+    print(f"Construction time, ell = {ELL}, {len(SEEDS)} seeds; machine: {machine()}; one BLAS thread.\n")
+    print("| assignment | construction | median (s) | max (s) | err*/kℓ, no straggler (last seed) |")
+    print("|---|---|---|---|---|")
+    for label, A in assignments.items():
+        for name, make in constructions.items():
+            print("| " + " | ".join([label, name, *timed(lambda seed: make(A, seed))]) + " |")
+
+
+if __name__ == "__main__":
+    with threadpool_limits(1):
+        main()
