@@ -1,0 +1,291 @@
+"""Simulated coded training: chunk gradients, coded steps, schemes, failure models, train, results."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import agc
+from agc.data import load_digits, split_chunks
+from agc.assignments.bipartite import random_biregular
+from agc.training import (
+    ChunkedData,
+    FailureModel,
+    TrainResult,
+    chunk_gradients,
+    coded,
+    coded_step,
+    full_gradient,
+    ignore_stragglers,
+    mlp,
+    save_results,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: these tensors are small, and on a loaded machine several OpenMP
+    threads per process slow every operation down by an order of magnitude."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def default_code(seed=0):
+    """The experiments' default: RHPNC (Gaussian), ell = 2, on a random bi-regular graph
+    with 40 workers, 20 chunks, load 3 (replication 6)."""
+    return agc.encodings.rhpnc(random_biregular(40, 20, 3, seed=seed), 2, seed=seed)
+
+
+def loop_gradients(model, X, y, chunks):
+    """Reference: one backward pass per chunk of (sum of the chunk's losses) / N."""
+    N = sum(len(chunk) for chunk in chunks)
+    rows = []
+    for chunk in chunks:
+        index = torch.as_tensor(np.asarray(chunk))
+        loss = F.cross_entropy(model(X[index]), y[index], reduction="sum") / N
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+        rows.append(torch.nn.utils.parameters_to_vector(grads))
+    return torch.stack(rows)
+
+
+class Twice(torch.nn.Module):
+    """A Linear layer applied twice (shared weights): the fast path must hand over to torch.func."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(5, 5, dtype=torch.float64)
+        self.out = torch.nn.Linear(5, 3, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.inner(torch.tanh(self.inner(x)))))
+
+
+class Tied(torch.nn.Module):
+    """Two Linear layers sharing one weight matrix."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = torch.nn.Linear(5, 5, dtype=torch.float64)
+        self.second = torch.nn.Linear(5, 5, dtype=torch.float64)
+        self.second.weight = self.first.weight
+        self.out = torch.nn.Linear(5, 3, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.second(torch.tanh(self.first(x)))))
+
+
+def small_models():
+    torch.manual_seed(0)  # initialisation of the hand-built reference models only
+    return {
+        "inplace": torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(inplace=True),
+                                       torch.nn.Linear(6, 3)).double(),
+        "tied": Tied(),
+        "mlp": mlp(5, hidden=7, classes=3, seed=1, dtype=torch.float64),
+        "layernorm": torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.LayerNorm(6), torch.nn.ReLU(),
+                                         torch.nn.Linear(6, 3)).double(),
+        "no-bias": torch.nn.Sequential(torch.nn.Linear(5, 4, bias=False), torch.nn.ReLU(),
+                                       torch.nn.Linear(4, 3)).double(),
+        "shared": Twice(),
+    }
+
+
+@pytest.mark.parametrize("name", ["mlp", "layernorm", "no-bias", "shared", "inplace", "tied"])
+def test_chunk_gradients_match_one_backward_per_chunk(name):
+    """Both paths agree with the loop to float64 round-off (1e-10 relative)."""
+    model = small_models()[name]
+    rng = torch.Generator().manual_seed(2)
+    X = torch.randn(23, 5, dtype=torch.float64, generator=rng)
+    y = torch.randint(0, 3, (23,), generator=rng)
+    chunks = split_chunks(23, 4, seed=3)  # sizes 6, 6, 6, 5: one padded row
+    G = chunk_gradients(model, X, y, chunks)
+    reference = loop_gradients(model, X, y, chunks)
+    torch.testing.assert_close(G, reference, rtol=1e-10, atol=1e-12)
+    batch = ChunkedData(X, y, chunks)
+    torch.testing.assert_close(batch.gradients(model, method="functional")[0], reference, rtol=1e-10, atol=1e-12)
+    if name in ("mlp", "no-bias", "tied"):
+        torch.testing.assert_close(batch.gradients(model, method="linear")[0], reference, rtol=1e-10, atol=1e-12)
+    else:
+        with pytest.raises(ValueError, match="use method='functional'"):
+            batch.gradients(model, method="linear")
+    model.zero_grad()
+    F.cross_entropy(model(X), y).backward()
+    full = torch.nn.utils.parameters_to_vector([p.grad for p in model.parameters()])
+    torch.testing.assert_close(G.sum(dim=0), full, rtol=1e-10, atol=1e-12)
+    _, loss = ChunkedData(X, y, chunks).gradients(model)
+    with torch.no_grad():
+        assert float(loss) == pytest.approx(float(F.cross_entropy(model(X), y)), rel=1e-12)
+
+
+def test_coded_step_writes_the_decoded_gradient_and_steps():
+    model = mlp(6, hidden=4, classes=3, seed=0, dtype=torch.float64)
+    X = torch.randn(30, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(30) % 3
+    code = agc.encodings.block_split(agc.assignments.cyclic(5, 5, 2), 2)  # n = 10, k = 5
+    G = chunk_gradients(model, X, y, split_chunks(30, code.k, seed=0))
+    before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    survivors = [0, 1, 2, 4, 5, 6, 8, 9]
+    step = coded_step(model, optimizer, G, coded(code, "unbiased"), survivors, rate=0.2)
+    D = agc.unbiased_decoder(code, survivors, 0.2)
+    expected = code.decode(code.encode(G), survivors, D, d=G.shape[1])
+    torch.testing.assert_close(step.estimate, expected)
+    after = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    torch.testing.assert_close(after, before - 0.1 * expected)
+    assert step.error == pytest.approx(float((expected - G.sum(0)).square().sum() / G.sum(0).square().sum()))
+
+
+def test_ignore_stragglers_rescales_the_survivors_sum():
+    scheme = ignore_stragglers(6)
+    model = mlp(4, hidden=3, classes=2, seed=0, dtype=torch.float64)
+    X = torch.randn(12, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(12) % 2
+    G = chunk_gradients(model, X, y, split_chunks(12, 6, seed=0))
+    step = coded_step(model, torch.optim.SGD(model.parameters(), lr=0.1), G, scheme, [0, 2, 3, 5])
+    torch.testing.assert_close(step.estimate, 6 / 4 * G[[0, 2, 3, 5]].sum(dim=0))
+    zero = coded_step(model, torch.optim.SGD(model.parameters(), lr=0.1), G, scheme, np.zeros(6, dtype=bool))
+    assert float(zero.estimate.abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("failures, s", [("none", None), ("fixed", 2), ("adversarial", 2)])
+def test_exact_code_reproduces_full_gradient_descent(digits, failures, s):
+    """Float64: the polynomial code (any <= s stragglers) follows plain gradient descent.
+
+    Tolerance 1e-5 relative (the brief's) on the loss; float64 round-off through the
+    Chebyshev interpolation is ~1e-12, so the trajectories agree far more tightly.
+    """
+    code = agc.encodings.polynomial(10, 2, 2)
+    reference = train("full", digits, iters=20, seed=4, dtype=torch.float64)
+    result = train(code, digits, failures=failures, s=s, iters=20, seed=4, dtype=torch.float64)
+    np.testing.assert_allclose(result.loss, reference.loss, rtol=1e-5)
+    assert max(result.error) < 1e-12
+    assert set(result.survivors) == {10 - (s or 0)}
+    assert result.test_accuracy == reference.test_accuracy
+
+
+def test_rhpnc_on_digits_reaches_90_percent_and_seeds_reproduce(digits):
+    code = default_code()
+    result = train(code, digits, p=0.2, seed=0)  # default iterations, SGD, optimal decoder
+    assert result.test_accuracy[-1] >= 0.9
+    assert len(result.loss) == 301 and len(result.error) == len(result.survivors) == 300
+    assert result.loss[-1] < 0.1 * result.loss[0]
+    assert 0 < np.mean(result.error) < 1  # approximate: some error, far from losing everything
+    assert min(result.survivors) < 40  # failures did happen
+    again = train(code, digits, p=0.2, seed=0)
+    for key in ("loss", "error", "survivors", "test_accuracy", "eval_iteration", "config"):
+        assert getattr(again, key) == getattr(result, key), key
+    other = train(code, digits, p=0.2, seed=1, iters=10)
+    assert other.survivors != result.survivors[:10]
+
+
+def test_unbiased_decoder_is_unbiased_on_network_gradients(digits):
+    """Monte Carlo mean of the fixed-decoder estimate over 2000 Bernoulli(0.2) draws.
+
+    Multiple comparisons: the 4-s.e. check is made on 25 coordinates fixed in advance (a
+    seeded choice among the coordinates with non-zero variance), so under unbiasedness and the
+    normal approximation a false alarm has probability <= 25 * P(|Z| > 4) = 1.6e-3. Every
+    coordinate is also checked at the Bonferroni threshold for family-wise level 1e-3 over all
+    d coordinates, z* = Phi^{-1}(1 - 1e-3 / (2d)) (about 5.3 for d = 9610). The same check
+    rejects the decoder without the 1/(1-p) rescaling, so it has power.
+    """
+    from scipy.stats import norm
+
+    code = default_code()
+    p, draws = 0.2, 2000
+    model = mlp(64, seed=0, dtype=torch.float64)
+    X, y = digits.X_train.double(), digits.y_train
+    G = chunk_gradients(model, X, y, split_chunks(X.shape[0], code.k, seed=0))
+    exact = G.sum(dim=0).numpy()
+    messages = code.encode(G).numpy()
+    D_full = agc.fixed_decoder(code)
+    masks = agc.failures.bernoulli_masks(code.n, p, draws, seed=1)
+    estimates = np.array([code.decode(messages, m, agc.unbiased_decoder(code, m, p, D_full), d=exact.size)
+                          for m in masks])
+    mean, se = estimates.mean(axis=0), estimates.std(axis=0, ddof=1) / math.sqrt(draws)
+    constant = se == 0
+    np.testing.assert_allclose(mean[constant], exact[constant], atol=1e-15)  # e.g. dead ReLU units
+    z = (mean[~constant] - exact[~constant]) / se[~constant]
+    subset = np.random.default_rng(0).choice(z.size, 25, replace=False)
+    assert np.max(np.abs(z[subset])) <= 4, z[subset]
+    assert np.max(np.abs(z)) <= norm.ppf(1 - 1e-3 / (2 * exact.size))
+    biased = estimates * (1 - p)  # D_full[:, S] without the 1/(1-p): mean (1-p) g
+    z_biased = (biased.mean(axis=0)[~constant] - exact[~constant]) / (se[~constant] * (1 - p))
+    assert np.max(np.abs(z_biased[subset])) > 4
+
+
+def test_adversarial_set_is_found_once_and_kept(digits):
+    code = agc.encodings.stacking(agc.assignments.cyclic(10, 10, 3), 2)
+    result = train(code, digits, failures="adversarial", s=3, iters=5, seed=0)
+    stragglers = result.config["stragglers"]
+    assert len(stragglers) == 3 and set(result.survivors) == {7}
+    worst = agc.worst_case(code, 3, method="exhaustive").error
+    assert agc.optimal_error(code, [j for j in range(10) if j not in stragglers]) == pytest.approx(worst)
+
+
+def test_failure_models_draw_the_right_survivors():
+    rng_a, rng_b = FailureModel("bernoulli", 200, p=0.3, seed=3), FailureModel("bernoulli", 200, p=0.3, seed=3)
+    masks = np.array([rng_a.sample() for _ in range(50)])
+    assert np.array_equal(masks, np.array([rng_b.sample() for _ in range(50)]))
+    assert abs(1 - masks.mean() - 0.3) < 0.02  # 10000 Bernoulli draws: s.e. 0.0046
+    fixed = FailureModel("fixed", 9, s=4, seed=0)
+    assert {int(fixed.sample().sum()) for _ in range(20)} == {5} and fixed.rate == pytest.approx(4 / 9)
+    assert FailureModel("none", 5).sample().all() and FailureModel("none", 5).rate == 0.0
+
+
+def test_unbiased_and_full_schemes_train(digits):
+    code = agc.encodings.block_split(agc.assignments.cyclic(20, 20, 3), 2)
+    result = train(code, digits, decoder="unbiased", optimizer="adam", iters=30, seed=0)
+    assert result.config["decoder"] == "unbiased" and result.config["lr"] == 0.01
+    assert result.test_accuracy[-1] >= 0.9
+    full = train(full_gradient(), digits, iters=5, eval_every=2)
+    assert full.survivors == [None] * 5 and full.error == [0.0] * 5
+    assert full.eval_iteration == [0, 2, 4, 5]
+
+
+def test_bad_input_is_rejected_with_one_line_messages(digits):
+    code = agc.encodings.polynomial(6, 1, 2)
+    cases = [
+        (lambda: train(code, "cifar"), "unknown dataset 'cifar'"),
+        (lambda: train(code, digits, decoder="median"), "decoder must be one of 'optimal', 'unbiased', 'rescaled'"),
+        (lambda: train(code, digits, failures="byzantine"), "unknown failure model 'byzantine'"),
+        (lambda: train("full", digits, failures="byzantine"), "unknown failure model 'byzantine'"),
+        (lambda: train(code, digits, optimizer="lbfgs"), "unknown optimizer 'lbfgs'; valid: 'sgd', 'adam'"),
+        (lambda: train(code, digits, failures="fixed"), "needs the number of stragglers s"),
+        (lambda: train(code, digits, failures="fixed", s=6), "s must be <= 5"),
+        (lambda: train(code, digits, p=1.0), r"p must lie in \[0, 1\)"),
+        (lambda: train("ignore", digits), "ignore_stragglers"),
+        (lambda: train("full", digits, decoder="optimal"), "takes no decoder"),
+        (lambda: train(code, digits, dtype=torch.float16), "dtype must be"),
+    ]
+    stacking = agc.encodings.stacking(agc.assignments.cyclic(6, 6, 2), 2)
+    cases.append((lambda: train(stacking, digits, decoder="unbiased"), "code 'stacking' has none"))
+    model = mlp(64, seed=0)
+    G = torch.zeros(5, 9610)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    cases.append((lambda: coded_step(model, optimizer, G, code, [0, 1]),
+                  "5 chunk gradients but code 'polynomial' has k=6"))
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message) as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+def test_save_results_is_atomic_json(tmp_path, digits):
+    result = train(ignore_stragglers(8), digits, iters=3, seed=0)
+    path = save_results({"ignore": result, "extra": [TrainResult({"x": 1}, loss=[math.inf])]}, tmp_path / "r.json")
+    saved = json.loads(path.read_text())
+    assert saved["ignore"]["loss"] == result.loss and saved["ignore"]["config"]["scheme"] == "ignore"
+    assert saved["extra"][0]["loss"] == [None]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    save_results(result, path)  # overwrite in place
+    assert json.loads(path.read_text())["survivors"] == result.survivors
