@@ -220,3 +220,31 @@ class Code:
                 raise ValueError(f"d={d} does not match message length {messages.shape[1]} with ell={self.ell}")
             estimate = estimate[:d]
         return estimate
+
+    def estimate(self, G, survivors, decoder):
+        r"""The decoded gradient for per-chunk gradients ``G``, computed without the messages.
+
+        Equal to ``decode(encode(G), survivors, decoder, d)`` (the PS's estimate), but computed as
+        :math:`(D B_S)\,G_{\mathrm{blocks}}`: an ``ℓ × kℓ`` product first, instead of all ``n``
+        messages. This is the simulator's fast path; the runtime, which has real messages, uses
+        :meth:`decode`.
+
+        Parameters
+        ----------
+        G : numpy.ndarray or torch.Tensor, shape (k, d)
+        survivors : array_like
+            Index array or boolean mask of length ``n``.
+        decoder : array_like, shape (ell, |S|)
+
+        Returns
+        -------
+        estimate : same type as ``G``, shape (d,)
+        """
+        if G.ndim != 2 or G.shape[0] != self.k:
+            raise ValueError(f"G must have shape (k={self.k}, d), got {tuple(G.shape)}")
+        mask = survivor_mask(survivors, self.n)
+        D = np.asarray(decoder, dtype=np.float64)
+        if D.shape != (self.ell, int(mask.sum())):
+            raise ValueError(f"decoder must have shape (ell={self.ell}, |S|={int(mask.sum())}), got {D.shape}")
+        combined = D @ self.B[mask]  # (ell, k*ell)
+        return (_like(combined, G) @ split_blocks(G, self.ell)).reshape(-1)[: G.shape[1]]

@@ -51,6 +51,17 @@ def test_exact_code_decodes_the_gradient(as_torch):
     np.testing.assert_allclose(np.asarray(again), np.asarray(estimate), atol=1e-12)
 
 
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_estimate_equals_decoding_the_messages(as_torch, small_codes):
+    for code in small_codes:
+        G = np.random.default_rng(3).standard_normal((code.k, 13))
+        G = torch.tensor(G) if as_torch else G
+        mask = agc.failures.bernoulli_masks(code.n, 0.3, 1, seed=4)[0]
+        D = agc.optimal_decoder(code, mask)
+        direct = code.decode(code.encode(G), mask, D, d=13)
+        np.testing.assert_allclose(np.asarray(code.estimate(G, mask, D)), np.asarray(direct), atol=1e-10)
+
+
 def test_code_rejects_support_outside_assignment():
     A = agc.assignments.cyclic(3, 3, 1)
     B = np.tile(A, (1, 2)).astype(float)
