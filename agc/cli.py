@@ -99,6 +99,31 @@ def _cmd_error(args):
     return 0
 
 
+def _cmd_train(args):
+    from agc import training
+    from agc.data import load_dataset
+
+    if args.scheme == "coded":
+        if args.family is None or args.encoding is None or args.ell is None:
+            raise ValueError("--scheme coded needs --family, --encoding and --ell")
+        scheme = training.coded(_make_code(args), decoder=args.decoder or "optimal")
+    elif args.scheme == "ignore":
+        if args.workers is None:
+            raise ValueError("--scheme ignore needs --workers")
+        scheme = training.ignore_stragglers(args.workers)
+    else:
+        scheme = training.full_gradient()
+    loader_args = {"path": args.mnist_dir} if args.dataset == "mnist" else {}
+    dataset = load_dataset(args.dataset, **loader_args)
+    result = training.train(scheme, dataset, failures=args.failures, p=args.p, s=args.s, optimizer=args.optimizer,
+                            lr=args.lr, iters=args.iters, seed=args.seed, progress=True)
+    final_accuracy = result.test_accuracy[-1] if result.test_accuracy else float("nan")
+    print(f"{scheme.name}: final training loss {result.loss[-1]:.4f}, test accuracy {final_accuracy:.3f}")
+    if args.out is not None:
+        training.save_results(result, args.out)
+    return 0
+
+
 def _cmd_sweep(args):
     from agc.sweep import SweepError, grid_points, parse_grid, parse_params, sweep
 
@@ -128,6 +153,27 @@ def build_parser():
     error.add_argument("--trials", type=int, default=1000, help="Monte Carlo patterns per point (default 1000)")
     error.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     error.set_defaults(run=_cmd_error)
+
+    train = commands.add_parser("train", help="train the MLP with coded gradients under a failure model")
+    train.add_argument("--dataset", default="digits", help="digits (bundled) or mnist (local files; default digits)")
+    train.add_argument("--mnist-dir", help="directory with the MNIST IDX files or mnist.npz (else $AGC_MNIST_DIR)")
+    train.add_argument("--scheme", choices=["coded", "full", "ignore"], default="coded",
+                       help="coded (needs --family/--encoding/--ell), full gradient, or ignore stragglers")
+    train.add_argument("--family", help="assignment family (see `agc info`)")
+    train.add_argument("--encoding", help="encoding (see `agc info`)")
+    train.add_argument("--ell", type=int, help="communication reduction ell")
+    train.add_argument("-P", "--param", action="append", metavar="NAME=VALUE", help="a family or encoding parameter")
+    train.add_argument("--workers", type=int, help="workers (= chunks) for --scheme ignore")
+    train.add_argument("--decoder", choices=["optimal", "unbiased", "rescaled"], help="decoder (default optimal)")
+    train.add_argument("--failures", default="bernoulli", help="bernoulli, fixed, adversarial or none")
+    train.add_argument("--p", type=float, default=0.2, help="failure probability (bernoulli; default 0.2)")
+    train.add_argument("--s", type=int, help="stragglers (fixed, adversarial)")
+    train.add_argument("--optimizer", default="sgd", help="sgd or adam")
+    train.add_argument("--lr", type=float, help="learning rate (default 0.5 for sgd, 0.01 for adam)")
+    train.add_argument("--iters", type=int, default=300, help="iterations (default 300)")
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.add_argument("--out", help="results JSON, written atomically")
+    train.set_defaults(run=_cmd_train)
 
     sweep = commands.add_parser("sweep", help="run a chapter over a parameter grid with papermill; collect its records")
     sweep.add_argument("chapter", help="chapter name in book/ (e.g. paper_figures) or a notebook path")

@@ -55,6 +55,33 @@ def test_bad_arguments_one_line_exit_2(argv, capsys):
     assert len(err) == 1 and err[0].startswith("agc")
 
 
+def test_train_command_writes_results(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    argv = ["train", "--family", "random_biregular", "--encoding", "rhpnc", "--ell", "2", "-P", "n=40", "-P", "k=20",
+            "-P", "load=3", "--p", "0.2", "--iters", "15", "--seed", "0", "--out", str(out)]
+    assert main(argv) == 0
+    result = json.loads(out.read_text())
+    assert len(result["loss"]) == 16 and result["loss"][-1] < result["loss"][0]
+    assert main(["train", "--scheme", "full", "--iters", "5"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--dataset", "cifar", "--scheme", "full"],
+        ["train", "--dataset", "mnist", "--mnist-dir", "/nonexistent", "--scheme", "full"],
+        ["train", "--family", "cyclic"],
+        ["train", "--scheme", "ignore"],
+        ["train", *CYCLIC, "--decoder", "unbiased"],
+        ["train", *CYCLIC, "--failures", "meteor"],
+    ],
+)
+def test_train_bad_arguments(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("agc"), err
+
+
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "agc.cli", "error", *CYCLIC, "--p", "2"], capture_output=True, text=True)
     assert result.returncode == 2
