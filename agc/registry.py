@@ -15,7 +15,7 @@ from agc._checks import check_int
 
 #: family name -> (module, function name, one-line description)
 FAMILIES = {
-    "cyclic": (assignments, "cyclic", "worker j holds chunks j, ..., j+load-1 mod k"),
+    "cyclic": (assignments, "cyclic", "worker j holds load consecutive chunks from floor(j*k/n), mod k"),
     "fractional_repetition": (assignments, "fractional_repetition", "groups of workers share the same chunks"),
     "random_biregular": (assignments, "random_biregular", "random bipartite graph with exact degrees (seeded)"),
     "projective_plane": (assignments, "projective_plane", "PG(2,q): q^2+q+1 workers and chunks, load q+1"),
@@ -141,16 +141,12 @@ def describe():
     """Lines listing every family and encoding with its parameters (for ``agc info``)."""
     lines = ["families (assignments):"]
     for name, (_, _, text) in FAMILIES.items():
-        try:
-            args = ", ".join(str(p) for p in parameters(_family_function(name)))
-        except AttributeError:
-            args = "(not available in this build)"
+        args = ", ".join(str(p) for p in parameters(_family_function(name)))
         lines.append(f"  {name}({args}): {text}")
+    for graph, (_, text) in assignments.SRG_FAMILIES.items():
+        lines.append(f"    graph={graph}: {text}")
     lines.append("encodings (A, ell, ...):")
     for name, (_, text) in ENCODINGS.items():
-        try:
-            args = ", ".join(str(p) for p in parameters(_encoding_function(name)))
-        except AttributeError:
-            args = "(not available in this build)"
+        args = ", ".join(str(p) for p in parameters(_encoding_function(name)))
         lines.append(f"  {name}({args}): {text}")
     return lines

@@ -8,8 +8,9 @@ under 2 s per construction.
 """
 
 import importlib
-import platform
 import time
+
+from _results import machine, record
 
 PLANE_ORDERS = [2, 3, 4, 5, 7, 8, 9, 11, 13, 16]
 SRG_PARAMETERS = {"paley": {"q": 13}, "triangular": {"m": 6}, "lattice": {"m": 4}}
@@ -32,14 +33,22 @@ def main():
         G, seconds = timed(lambda: assignments.srg(name, **params))
         arguments = "".join(f", {key}={value}" for key, value in params.items())
         rows.append((f"srg({name!r}{arguments})", f"SRG {tuple(assignments.srg_parameters(G))}", seconds))
-    print(f"Machine: {platform.machine()}, Python {platform.python_version()}; "
-          f"`import agc.assignments` (numpy, networkx, galois) took {import_seconds:.2f} s, not counted below\n")
-    print("| construction | parameters (v, b, r, k, λ) / (v, κ, λ, μ) | seconds |")
-    print("|---|---|---:|")
-    for name, parameters, seconds in rows:
-        print(f"| `{name}` | {parameters} | {seconds:.4f} |")
     slowest = max(rows, key=lambda row: row[2])
-    print(f"\nslowest: {slowest[0]} in {slowest[2]:.4f} s (target < 2 s)")
+    table = "\n".join(f"| `{name}` | {parameters} | {seconds:.4f} |" for name, parameters, seconds in rows)
+    text = f"""## Constructions (`benchmarks/constructions.py`)
+
+Target: PG(2,q) for q <= 16 and every SRG in under 2 s each. Machine: {machine()}.
+`import agc.assignments` (numpy, networkx, galois) took {import_seconds:.2f} s, not counted below.
+Command: `.venv/bin/python benchmarks/constructions.py`.
+
+| construction | parameters (v, b, r, k, λ) / (v, κ, λ, μ) | seconds |
+|---|---|---:|
+{table}
+
+Slowest: {slowest[0]} in {slowest[2]:.4f} s.
+"""
+    print(text)
+    record("constructions", text)
 
 
 if __name__ == "__main__":
