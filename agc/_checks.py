@@ -124,3 +124,20 @@ def parse_value(text):
         except ValueError:
             pass
     return text
+
+
+def parse_key_values(pairs, option="--param"):
+    """Parse ``["name=value", ...]`` (a repeated command-line option) into a dict of typed values.
+
+    Examples
+    --------
+    >>> parse_key_values(["q=9", "dist=gaussian"])
+    {'q': 9, 'dist': 'gaussian'}
+    """
+    params = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{option} expects name=value, got {pair!r}")
+        params[key] = parse_value(text)
+    return params

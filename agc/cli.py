@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import agc
-from agc._checks import parse_value
+from agc._checks import parse_key_values
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,16 +27,6 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     pass
-
-
-def _key_values(pairs, option):
-    params = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ValueError(f"{option} expects name=value, got {pair!r}")
-        key, text = pair.split("=", 1)
-        params[key] = parse_value(text)
-    return params
 
 
 def _numbers(text, option, cast):
@@ -65,7 +55,7 @@ def _code_arguments(parser):
 
 
 def _make_code(args):
-    return agc.make_code(args.family, args.encoding, args.ell, seed=args.seed, **_key_values(args.param, "--param"))
+    return agc.make_code(args.family, args.encoding, args.ell, seed=args.seed, **parse_key_values(args.param))
 
 
 def _cmd_info(args):
@@ -124,6 +114,13 @@ def _cmd_train(args):
     return 0
 
 
+def _cmd_run(args):
+    from agc.runtime.launch import run_locally
+
+    run_locally(args)
+    return 0
+
+
 def _cmd_sweep(args):
     from agc.sweep import SweepError, grid_points, parse_grid, parse_params, sweep
 
@@ -175,6 +172,11 @@ def build_parser():
     train.add_argument("--out", help="results JSON, written atomically")
     train.set_defaults(run=_cmd_train)
 
+    run = commands.add_parser("run", help="a real parameter server and workers as processes on this machine (gloo)")
+    from agc.runtime.options import add_run_arguments
+
+    add_run_arguments(run).set_defaults(run=_cmd_run)
+
     sweep = commands.add_parser("sweep", help="run a chapter over a parameter grid with papermill; collect its records")
     sweep.add_argument("chapter", help="chapter name in book/ (e.g. paper_figures) or a notebook path")
     sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
@@ -197,6 +199,9 @@ def main(argv=None):
     except (_UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"agc: error: {exc}".splitlines()[0], file=sys.stderr)
         return 2
+    except (RuntimeError, TimeoutError) as exc:  # a run that failed (e.g. the parameter server died)
+        print(f"agc: failed: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -54,14 +54,16 @@ def srg_assignment(graph, incidence=False, complement=False, **params):
     return assignments.graph_incidence(G) if incidence else assignments.graph_adjacency(G)
 
 
-def _family_function(family):
+def family_function(family):
+    """The function that builds the assignment of a family name (``ValueError`` if unknown)."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
     module, name, _ = FAMILIES[family]
     return getattr(module, name) if module is not None else srg_assignment
 
 
-def _encoding_function(encoding):
+def encoding_function(encoding):
+    """The function that builds the code of an encoding name (``ValueError`` if unknown)."""
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {encoding!r}")
     return _polynomial_on if encoding == "polynomial" else getattr(encodings, ENCODINGS[encoding][0])
@@ -114,7 +116,7 @@ def make_code(family, encoding, ell, seed=None, **params):
     >>> code
     Code(name='cyclic/stacking', n=6, k=6, ell=2)
     """
-    family_fn, encoding_fn = _family_function(family), _encoding_function(encoding)
+    family_fn, encoding_fn = family_function(family), encoding_function(encoding)
     family_names = {p.name for p in parameters(family_fn)} | (
         {"graph", "q", "m"} if family == "srg" else set()
     )
@@ -141,12 +143,12 @@ def describe():
     """Lines listing every family and encoding with its parameters (for ``agc info``)."""
     lines = ["families (assignments):"]
     for name, (_, _, text) in FAMILIES.items():
-        args = ", ".join(str(p) for p in parameters(_family_function(name)))
+        args = ", ".join(str(p) for p in parameters(family_function(name)))
         lines.append(f"  {name}({args}): {text}")
     for graph, (_, text) in assignments.SRG_FAMILIES.items():
         lines.append(f"    graph={graph}: {text}")
     lines.append("encodings (A, ell, ...):")
     for name, (_, text) in ENCODINGS.items():
-        args = ", ".join(str(p) for p in parameters(_encoding_function(name)))
+        args = ", ".join(str(p) for p in parameters(encoding_function(name)))
         lines.append(f"  {name}({args}): {text}")
     return lines

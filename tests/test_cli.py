@@ -82,6 +82,24 @@ def test_train_bad_arguments(argv, capsys):
     assert len(err) == 1 and err[0].startswith("agc"), err
 
 
+def test_run_command_spawns_real_processes(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    argv = ["run", "--workers", "4", "--family", "cyclic", "--encoding", "rdm", "--ell", "2", "-P", "load=2",
+            "--stragglers", "1", "--iters", "3", "--out", str(out)]
+    assert main(argv) == 0
+    assert "ms/iteration" in capsys.readouterr().out
+    results = json.loads(out.read_text())
+    assert len(results["iterations"]) == 3 and all(len(r["used"]) == 3 for r in results["iterations"])
+
+
+@pytest.mark.parametrize("extra", [["--delay", "nope"], ["--exits", "9@1"], ["--stragglers", "4"], ["-P", "load=9"]])
+def test_run_bad_arguments(extra, capsys):
+    argv = ["run", "--workers", "4", "--family", "cyclic", "--encoding", "rdm", "--ell", "2", "-P", "load=2", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("agc"), err
+
+
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "agc.cli", "error", *CYCLIC, "--p", "2"], capture_output=True, text=True)
     assert result.returncode == 2
