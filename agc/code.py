@@ -14,6 +14,7 @@ decodes through :meth:`Code.encode` and :meth:`Code.decode`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -134,10 +135,12 @@ class Code:
         """Number of data chunks."""
         return self.assignment.shape[1]
 
-    @property
+    @cached_property
     def target(self):
-        r"""The ``ℓ × kℓ`` target :math:`T = I_\ell \otimes 1_k^\top` (row ``u`` sums block ``u``)."""
-        return np.kron(np.eye(self.ell), np.ones((1, self.k)))
+        r"""The ``ℓ × kℓ`` target :math:`T = I_\ell \otimes 1_k^\top` (row ``u`` sums block ``u``; read-only)."""
+        target = np.kron(np.eye(self.ell), np.ones((1, self.k)))
+        target.setflags(write=False)
+        return target
 
     @property
     def load(self):
