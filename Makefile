@@ -25,7 +25,9 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q -p no:cacheprovider --nbval-lax book
 
 # Headless Chromium (Debian's package) opens every chapter: screenshots in _build/screenshots/.
-check-html: book
+# Builds the book first only when it has not been built (`make book` rebuilds it in full).
+check-html: $(STAMP)
+	test -f _build/html/index.html || $(MAKE) book
 	test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	$(PY) scripts/check_html.py --html _build/html --out _build/screenshots
 

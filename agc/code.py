@@ -249,5 +249,11 @@ class Code:
         D = np.asarray(decoder, dtype=np.float64)
         if D.shape != (self.ell, int(mask.sum())):
             raise ValueError(f"decoder must have shape (ell={self.ell}, |S|={int(mask.sum())}), got {D.shape}")
-        combined = D @ self.B[mask]  # (ell, k*ell)
-        return (_like(combined, G) @ split_blocks(G, self.ell)).reshape(-1)[: G.shape[1]]
+        combined = _like(D @ self.B[mask], G)  # (ell, k*ell)
+        k, d = G.shape
+        m = block_length(d, self.ell)
+        if m * self.ell != d:  # zero padding needs the copy that split_blocks makes
+            return (combined @ split_blocks(G, self.ell)).reshape(-1)[:d]
+        # block w of every chunk is the column slice w*m:(w+1)*m of G: no copy of G is needed
+        blocks = [combined[:, w * k:(w + 1) * k] @ G[:, w * m:(w + 1) * m] for w in range(self.ell)]
+        return sum(blocks[1:], blocks[0]).reshape(-1)

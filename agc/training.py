@@ -505,7 +505,11 @@ def write_gradient(model, vector):
     offset = 0
     for p in model.parameters():
         size = p.numel()
-        p.grad = vector[offset:offset + size].view_as(p).clone()
+        values = vector[offset:offset + size].view_as(p)
+        if p.grad is None:
+            p.grad = values.clone()
+        else:
+            p.grad.copy_(values)
         offset += size
     if offset != vector.numel():
         raise ValueError(f"gradient vector has {vector.numel()} entries, the model {offset}")
@@ -572,8 +576,7 @@ def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None)
     estimate = code.estimate(G, mask, decoder)
     exact = G.sum(dim=0)
     step = Step(estimate, mask, exact, relative_error(estimate, exact))
-    optimizer.zero_grad(set_to_none=True)
-    write_gradient(model, estimate)
+    write_gradient(model, estimate)  # overwrites every .grad: no zero_grad needed
     optimizer.step()
     return step
 

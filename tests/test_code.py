@@ -54,12 +54,15 @@ def test_exact_code_decodes_the_gradient(as_torch):
 @pytest.mark.parametrize("as_torch", [False, True])
 def test_estimate_equals_decoding_the_messages(as_torch, small_codes):
     for code in small_codes:
-        G = np.random.default_rng(3).standard_normal((code.k, 13))
-        G = torch.tensor(G) if as_torch else G
-        mask = agc.failures.bernoulli_masks(code.n, 0.3, 1, seed=4)[0]
-        D = agc.optimal_decoder(code, mask)
-        direct = code.decode(code.encode(G), mask, D, d=13)
-        np.testing.assert_allclose(np.asarray(code.estimate(G, mask, D)), np.asarray(direct), atol=1e-10)
+        for d in (12, 13):  # with and without zero padding
+            G = np.random.default_rng(3).standard_normal((code.k, d))
+            G = torch.tensor(G) if as_torch else G
+            mask = agc.failures.bernoulli_masks(code.n, 0.3, 1, seed=4)[0]
+            D = agc.optimal_decoder(code, mask)
+            direct = code.decode(code.encode(G), mask, D, d=d)
+            estimate = code.estimate(G, mask, D)
+            assert estimate.shape == (d,)
+            np.testing.assert_allclose(np.asarray(estimate), np.asarray(direct), atol=1e-10)
 
 
 def test_code_rejects_support_outside_assignment():
