@@ -43,7 +43,6 @@ import numpy as np
 from agc._checks import as_generator, check_int, check_probability, mask_batch, survivor_mask
 from agc.decoding import optimal_decoder
 from agc.failures import (
-    MAX_ENUMERATION_N,
     all_straggler_sets,
     bernoulli_enumeration,
     bernoulli_masks,

@@ -13,20 +13,14 @@ Finite fields come from :mod:`galois`; nothing here does field arithmetic by han
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from typing import NamedTuple
 
-import galois
 import numpy as np
 
 from agc._checks import check_binary_matrix, check_int
-
-# Up to this order galois's pure-Python arithmetic builds a field's tables in well under a
-# second; above it, the JIT-compiled ufuncs (a few seconds of compilation once) are faster.
-_PYTHON_FIELD_MAX_ORDER = 128
-
+from agc.assignments.fields import check_prime_power, field_tables
 
 class BIBDParameters(NamedTuple):
     """Parameters of a BIBD: ``v`` points, ``b`` blocks, replication ``r``, block size ``k``, pair count ``lam``."""
@@ -36,57 +30,6 @@ class BIBDParameters(NamedTuple):
     r: int
     k: int
     lam: int
-
-
-class _FieldTables(NamedTuple):
-    add: np.ndarray
-    sub: np.ndarray
-    mul: np.ndarray
-    nonzero_square: np.ndarray
-
-
-@functools.lru_cache(maxsize=None)
-def _field_tables(q):
-    """Addition, subtraction and multiplication tables of GF(q) and its non-zero squares, all from galois.
-
-    Elements are galois's integer representation ``0..q-1`` (0 is zero, 1 is one), so
-    ``mul[a, b]`` is the integer representation of ``a * b``. Look-ups into these tables let
-    numpy vectorise the constructions without compiling a ufunc for every new field. The
-    fields are put back into galois's default ``"auto"`` mode afterwards. The arrays are
-    read-only because they are cached.
-    """
-    mode = "python-calculate" if q <= _PYTHON_FIELD_MAX_ORDER else "auto"
-    characteristic = galois.factors(q)[0][0]
-    # The prime subfield first, so that building GF(q) itself needs no JIT compilation.
-    prime_field = galois.GF(characteristic, compile=mode)
-    field = galois.GF(q, compile=mode)
-    try:
-        x = field.elements
-        squares = np.zeros(q, dtype=bool)
-        squares[field.squares.view(np.ndarray)] = True
-        squares[0] = False
-        tables = _FieldTables(
-            add=(x[:, None] + x[None, :]).view(np.ndarray),
-            sub=(x[:, None] - x[None, :]).view(np.ndarray),
-            mul=(x[:, None] * x[None, :]).view(np.ndarray),
-            nonzero_square=squares,
-        )
-    finally:
-        prime_field.compile("auto")
-        field.compile("auto")
-    for table in tables:
-        table.setflags(write=False)
-    return tables
-
-
-def _check_prime_power(q, what):
-    q = check_int("q", q, low=2)
-    if not galois.is_prime_power(q):
-        raise ValueError(
-            f"q={q} is not a prime power; no {what} of order {q} is known from this construction "
-            f"(it needs the finite field GF(q), which exists only for prime powers q)"
-        )
-    return q
 
 
 def projective_plane(q):
@@ -130,8 +73,8 @@ def projective_plane(q):
     >>> bibd_parameters(A)
     BIBDParameters(v=7, b=7, r=3, k=3, lam=1)
     """
-    q = _check_prime_power(q, "projective plane")
-    tables = _field_tables(q)
+    q = check_prime_power(q, "projective plane")
+    tables = field_tables(q)
     a, b = np.divmod(np.arange(q * q), q)
     points = np.concatenate([
         np.stack([np.ones(q * q, dtype=np.int64), a, b], axis=1),
@@ -176,8 +119,8 @@ def affine_plane(q):
     >>> bibd_parameters(affine_plane(3))
     BIBDParameters(v=9, b=12, r=4, k=3, lam=1)
     """
-    q = _check_prime_power(q, "affine plane")
-    tables = _field_tables(q)
+    q = check_prime_power(q, "affine plane")
+    tables = field_tables(q)
     m, c, x = np.meshgrid(np.arange(q), np.arange(q), np.arange(q), indexing="ij")
     y = tables.add[tables.mul[m, x], c]
     A = np.zeros((q * q + q, q * q), dtype=np.int64)

@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 
 from agc._checks import check_int
-from agc.assignments.designs import _field_tables
+from agc.assignments.fields import field_tables
 
 
 class SRGParameters(NamedTuple):
@@ -92,7 +92,7 @@ def paley(q):
             f"q={q} ≡ {q % 4} (mod 4); the Paley graph needs q ≡ 1 (mod 4) so that -1 is a square in GF(q) "
             f"and the quadratic-residue relation is symmetric"
         )
-    tables = _field_tables(q)
+    tables = field_tables(q)
     return _from_adjacency(tables.nonzero_square[tables.sub], f"paley(q={q})")
 
 

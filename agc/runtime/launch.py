@@ -53,11 +53,11 @@ import numpy as np
 from agc._checks import check_int, parse_key_values
 from agc.code import Code
 from agc.registry import family_function, make_code, parameters
-from agc.runtime.delays import DELAY_MODELS, parse_delay, parse_exits
+from agc.runtime.delays import parse_delay, parse_exits
 from agc.runtime.options import add_run_arguments
 from agc.runtime.protocol import PS_RANK
 from agc.runtime.server import RunConfig
-from agc.training import DECODERS, OPTIMIZERS, Scheme, as_scheme, save_results
+from agc.training import OPTIMIZERS, Scheme, as_scheme, save_results
 
 #: Seconds a rank waits for a peer inside gloo (setup, and a worker's wait for its next command).
 MIN_PROCESS_GROUP_TIMEOUT = 300.0
