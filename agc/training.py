@@ -492,7 +492,10 @@ def exact_fixed_decoder(scheme):
 
 @dataclass(frozen=True)
 class Step:
-    """One coded iteration: the estimate, the survivors, the exact gradient and the relative error."""
+    """One coded iteration: the estimate, the survivors, the exact gradient and the relative error.
+
+    ``exact`` is ``None`` and ``error`` NaN when the step was taken with ``measure=False``.
+    """
 
     estimate: torch.Tensor
     survivors: np.ndarray
@@ -521,7 +524,7 @@ def relative_error(estimate, exact):
     return float((estimate - exact).square().sum()) / denominator if denominator > 0 else math.nan
 
 
-def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None):
+def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None, measure=True):
     r"""One coded iteration from per-chunk gradients: encode, keep the survivors, decode, step.
 
     Parameters
@@ -539,6 +542,9 @@ def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None)
         Failure probability the unbiased decoder rescales by (a failure model gives its own).
     D_full : numpy.ndarray, optional
         Precomputed fixed decoder (for ``"unbiased"`` and ``"rescaled"``).
+    measure : bool
+        Also form the exact gradient and the relative decoding error (a metric, not part of
+        the iteration itself).
 
     Returns
     -------
@@ -574,8 +580,8 @@ def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None)
     mask = survivor_mask(survivors, code.n)
     decoder = decoder_matrix(scheme, mask, rate, D_full)
     estimate = code.estimate(G, mask, decoder)
-    exact = G.sum(dim=0)
-    step = Step(estimate, mask, exact, relative_error(estimate, exact))
+    exact = G.sum(dim=0) if measure else None
+    step = Step(estimate, mask, exact, relative_error(estimate, exact) if measure else math.nan)
     write_gradient(model, estimate)  # overwrites every .grad: no zero_grad needed
     optimizer.step()
     return step

@@ -73,13 +73,14 @@ def measure(name, X, y, code):
     coded_opt = torch.optim.SGD(coded_model.parameters(), lr=0.05)
     torch_chunks = [torch.as_tensor(chunk) for chunk in chunks]
 
-    def coded_iteration():
+    def coded_iteration(measure):
         G, _ = batch.gradients(coded_model)
-        coded_step(coded_model, coded_opt, G, code, failures)
+        coded_step(coded_model, coded_opt, G, code, failures, measure=measure)
 
     t = timings({
         "plain": lambda: full_step(plain_model, plain_opt, X, y),
-        "coded": coded_iteration,
+        "coded": lambda: coded_iteration(False),
+        "measured": lambda: coded_iteration(True),
         "fast": lambda: batch.gradients(coded_model),
         "functional": lambda: batch.gradients(coded_model, method="functional"),
         "loop": lambda: per_chunk_loop(coded_model, X, y, torch_chunks),
@@ -88,8 +89,9 @@ def measure(name, X, y, code):
     diff = float((batch.gradients(coded_model)[0] - reference).abs().max() / reference.abs().max())
     ratio = t["coded"] / t["plain"]
     row = (name, sum(p.numel() for p in plain_model.parameters()), X.shape[0], t["plain"], t["coded"], ratio,
-           t["fast"], t["functional"], t["loop"], diff)
-    print(f"{name:18s} plain {t['plain'] * 1e3:7.2f} ms  coded {t['coded'] * 1e3:7.2f} ms  ratio {ratio:.2f}  "
+           t["measured"] / t["plain"], t["fast"], t["functional"], t["loop"], diff)
+    print(f"{name:18s} plain {t['plain'] * 1e3:7.2f} ms  coded {t['coded'] * 1e3:7.2f} ms  ratio {ratio:.2f} "
+          f"(with metrics {t['measured'] / t['plain']:.2f})  "
           f"| chunk grads: fast {t['fast'] * 1e3:.2f} ms, torch.func {t['functional'] * 1e3:.2f} ms, "
           f"loop {t['loop'] * 1e3:.2f} ms, rel. diff {diff:.1e}")
     return row
@@ -106,9 +108,9 @@ def main():
             measure("random 10000×784", X_random, y_random, code)]
     table = "\n".join(
         f"| {name} | {d} | {N} | {plain * 1e3:.2f} | {coded_time * 1e3:.2f} | {ratio:.2f}x "
-        f"{'(met)' if ratio <= TARGET else '(missed)'} | "
+        f"{'(met)' if ratio <= TARGET else '(missed)'} | {measured:.2f}x | "
         f"{fast * 1e3:.2f} | {functional * 1e3:.2f} | {loop * 1e3:.2f} | {diff:.0e} |"
-        for name, d, N, plain, coded_time, ratio, fast, functional, loop, diff in rows
+        for name, d, N, plain, coded_time, ratio, measured, fast, functional, loop, diff in rows
     )
     record("training_step", f"""## Coded training step (`benchmarks/training_step.py`)
 
@@ -121,7 +123,9 @@ calls, the best of {ROUNDS} rounds that alternate all variants.
 
 What the coded iteration adds to the gradient is the simulation of the workers and the server:
 a least-squares decoder for the survivor set (`scipy.linalg.lstsq`, gelsy) and the estimate
-`(D B_S)·blocks(G)`, `ℓ·kℓ·d/ℓ` multiply-adds, plus a fixed Python overhead. The per-chunk
+`(D B_S)·blocks(G)`, `ℓ·kℓ·d/ℓ` multiply-adds, plus a fixed Python overhead. The iteration is
+timed as the issue defines it (gradients, encode, decode, step); "ratio with metrics" adds what
+`train` also computes every iteration, the exact gradient and the relative decoding error. The per-chunk
 gradients themselves cost more than one full-batch backward pass on a small batch (the
 "chunk grads, fast" column). On the small digits problem these dominate; at MNIST's size they do not.
 
@@ -134,8 +138,8 @@ Machine: {machine()}; one torch thread and one BLAS thread (`torch.set_num_threa
 `threadpool_limits(1)`) for every side: a fair, repeatable comparison.
 Command: `.venv/bin/python benchmarks/training_step.py`.
 
-| data | d | samples N | plain step (ms) | coded iteration (ms) | ratio (target {TARGET}x) | chunk grads, fast (ms) | torch.func (ms) | loop (ms) | rel. diff |
-|---|---|---|---|---|---|---|---|---|---|
+| data | d | samples N | plain step (ms) | coded iteration (ms) | ratio (target {TARGET}x) | ratio with metrics | chunk grads, fast (ms) | torch.func (ms) | loop (ms) | rel. diff |
+|---|---|---|---|---|---|---|---|---|---|---|
 {table}
 """)
 
