@@ -155,6 +155,17 @@ class Code:
     def __repr__(self):
         return f"Code(name={self.name!r}, n={self.n}, k={self.k}, ell={self.ell})"
 
+    def _check_gradients(self, G):
+        if G.ndim != 2 or G.shape[0] != self.k:
+            raise ValueError(f"G must have shape (k={self.k}, d), got {tuple(G.shape)}")
+
+    def _check_decoder(self, decoder, mask):
+        D = np.asarray(decoder, dtype=np.float64)
+        size = int(mask.sum())
+        if D.shape != (self.ell, size):
+            raise ValueError(f"decoder must have shape (ell={self.ell}, |S|={size}), got {D.shape}")
+        return D
+
     def encode(self, G):
         r"""Worker messages ``F = B · blocks(G)`` for per-chunk gradients ``G`` (``k × d``).
 
@@ -168,8 +179,7 @@ class Code:
         messages : same type as ``G``, shape (n, ⌈d/ℓ⌉)
             Row ``j`` is what worker ``j`` sends.
         """
-        if G.ndim != 2 or G.shape[0] != self.k:
-            raise ValueError(f"G must have shape (k={self.k}, d), got {tuple(G.shape)}")
+        self._check_gradients(G)
         return _like(self.B, G) @ split_blocks(G, self.ell)
 
     def encode_worker(self, worker, G_local):
@@ -209,9 +219,7 @@ class Code:
         """
         mask = survivor_mask(survivors, self.n)
         size = int(mask.sum())
-        D = np.asarray(decoder, dtype=np.float64)
-        if D.shape != (self.ell, size):
-            raise ValueError(f"decoder must have shape (ell={self.ell}, |S|={size}), got {D.shape}")
+        D = self._check_decoder(decoder, mask)
         if messages.shape[0] == self.n and size != self.n:
             messages = messages[mask.tolist()] if _is_torch(messages) else messages[mask]
         if messages.shape[0] != size:
@@ -243,12 +251,9 @@ class Code:
         -------
         estimate : same type as ``G``, shape (d,)
         """
-        if G.ndim != 2 or G.shape[0] != self.k:
-            raise ValueError(f"G must have shape (k={self.k}, d), got {tuple(G.shape)}")
+        self._check_gradients(G)
         mask = survivor_mask(survivors, self.n)
-        D = np.asarray(decoder, dtype=np.float64)
-        if D.shape != (self.ell, int(mask.sum())):
-            raise ValueError(f"decoder must have shape (ell={self.ell}, |S|={int(mask.sum())}), got {D.shape}")
+        D = self._check_decoder(decoder, mask)
         combined = _like(D @ self.B[mask], G)  # (ell, k*ell)
         k, d = G.shape
         m = block_length(d, self.ell)

@@ -117,9 +117,9 @@ def make_code(family, encoding, ell, seed=None, **params):
     Code(name='cyclic/stacking', n=6, k=6, ell=2)
     """
     family_fn, encoding_fn = family_function(family), encoding_function(encoding)
-    family_names = {p.name for p in parameters(family_fn)} | (
-        {"graph", "q", "m"} if family == "srg" else set()
-    )
+    family_names = {p.name for p in parameters(family_fn)}
+    if family == "srg":  # the graph's own parameters arrive through **params
+        family_names |= {p.name for build, _ in assignments.SRG_FAMILIES.values() for p in parameters(build)}
     encoding_names = {p.name for p in parameters(encoding_fn)}
     unknown = set(params) - family_names - encoding_names
     if unknown:

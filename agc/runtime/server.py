@@ -353,8 +353,7 @@ class ParameterServer:
         if config.keep_estimates:
             self.estimates.append(estimate.tolist())
         step_start = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        write_gradient(self.model, estimate)
+        write_gradient(self.model, estimate)  # overwrites every .grad: no zero_grad needed
         self.optimizer.step()
         end = time.perf_counter()
         order = sorted(received, key=lambda j: received[j][1])
