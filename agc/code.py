@@ -232,7 +232,7 @@ class Code:
             estimate = estimate[:d]
         return estimate
 
-    def estimate(self, G, survivors, decoder):
+    def estimate(self, G, survivors, decoder, out=None):
         r"""The decoded gradient for per-chunk gradients ``G``, computed without the messages.
 
         Equal to ``decode(encode(G), survivors, decoder, d)`` (the PS's estimate), but computed as
@@ -246,10 +246,20 @@ class Code:
         survivors : array_like
             Index array or boolean mask of length ``n``.
         decoder : array_like, shape (ell, |S|)
+        out : torch.Tensor, optional
+            A contiguous length-``d`` tensor of ``G``'s dtype to write the estimate into (torch
+            ``G`` with ``ell`` dividing ``d`` only), e.g. a buffer whose slices are the
+            parameters' ``.grad``.
 
         Returns
         -------
         estimate : same type as ``G``, shape (d,)
+            ``out`` when given.
+
+        Raises
+        ------
+        ValueError
+            If ``out`` is given where it cannot be used, or has the wrong shape or dtype.
         """
         self._check_gradients(G)
         mask = survivor_mask(survivors, self.n)
@@ -257,8 +267,20 @@ class Code:
         combined = _like(D @ self.B[mask], G)  # (ell, k*ell)
         k, d = G.shape
         m = block_length(d, self.ell)
+        if out is not None:
+            if not _is_torch(G) or m * self.ell != d:
+                raise ValueError("out needs torch gradients G whose length d is a multiple of ell")
+            if out.shape != (d,) or out.dtype != G.dtype or not out.is_contiguous():
+                raise ValueError(f"out must be a contiguous tensor of shape ({d},) and dtype {G.dtype}, "
+                                 f"got shape {tuple(out.shape)} and dtype {out.dtype}")
         if m * self.ell != d:  # zero padding needs the copy that split_blocks makes
             return (combined @ split_blocks(G, self.ell)).reshape(-1)[:d]
         # block w of every chunk is the column slice w*m:(w+1)*m of G: no copy of G is needed
-        blocks = [combined[:, w * k:(w + 1) * k] @ G[:, w * m:(w + 1) * m] for w in range(self.ell)]
-        return sum(blocks[1:], blocks[0]).reshape(-1)
+        if not _is_torch(G):
+            return sum(combined[:, w * k:(w + 1) * k] @ G[:, w * m:(w + 1) * m] for w in range(self.ell)).reshape(-1)
+        import torch
+
+        blocks = torch.mm(combined[:, :k], G[:, :m], out=None if out is None else out.view(self.ell, m))
+        for w in range(1, self.ell):
+            blocks.addmm_(combined[:, w * k:(w + 1) * k], G[:, w * m:(w + 1) * m])
+        return blocks.view(-1)

@@ -154,7 +154,10 @@ class ChunkedData:
         2-D batch (the MLP): one forward and one backward pass over the whole padded batch to
         the layers' outputs :math:`\delta`, then per chunk :math:`\nabla W = \delta_c^\top a_c`
         and :math:`\nabla b = \delta_c^\top 1` as one batched matrix product per layer: about
-        the cost of one plain full-batch backward pass. ``method="functional"`` works for any
+        the cost of one plain full-batch backward pass. A :class:`torch.nn.Sequential` of Linear
+        layers and :data:`ELEMENTWISE` activations is run layer by layer; any other model is run
+        with forward hooks on its Linear layers to find their inputs and outputs (slower by
+        the hooks' overhead). ``method="functional"`` works for any
         model: per-chunk copies of the parameters, ``torch.func.vmap`` over chunks, one
         backward pass; it is slower (``benchmarks/training_step.py``).
 
@@ -180,42 +183,29 @@ class ChunkedData:
         if method not in ("auto", "linear", "functional"):
             raise ValueError(f"method must be 'auto', 'linear' or 'functional', got {method!r}")
         if method != "functional":
-            layers = _linear_layers(model)
-            result = self._linear_gradients(model, layers) if layers is not None else None
-            if result is not None:
-                return result
+            calls = _sequential_calls(model, self.X)
+            if calls is None:
+                layers = _linear_layers(model)
+                calls = _hooked_calls(model, layers, self.X) if layers is not None else None
+            if calls is not None:
+                return self._linear_gradients(model, *calls)
             if method == "linear":
                 raise ValueError("method='linear' needs a model whose parameters all belong to torch.nn.Linear "
                                  "layers, each applied once to the 2-D batch; use method='functional'")
         return self._functional_gradients(model)
 
-    def _linear_gradients(self, model, layers):
-        records = {}
-
-        def hook(module, inputs, output):
-            records.setdefault(module, []).append((inputs[0], output, inputs[0]._version, output._version))
-
-        handles = [layer.register_forward_hook(hook) for layer in layers]
-        try:
-            logits = model(self.X)
-        finally:
-            for handle in handles:
-                handle.remove()
-        rows = self.X.shape[0]
-        calls = [records.get(layer, []) for layer in layers]
-        if any(len(call) != 1 or call[0][0].ndim != 2 or call[0][0].shape[0] != rows
-               or call[0][0]._version != call[0][2] or call[0][1]._version != call[0][3] for call in calls):
-            return None  # a layer reused, fed a reshaped batch or modified in place: use the generic path
+    def _linear_gradients(self, model, logits, calls):
+        """Per-chunk gradients from each Linear call's input ``a`` and output ``z``: ``∇W = δᵀa``, ``∇b = δᵀ1``."""
         loss = (F.cross_entropy(logits, self.y, reduction="none") * self.weights).sum()
-        deltas = torch.autograd.grad(loss, [call[0][1] for call in calls])
+        deltas = torch.autograd.grad(loss, [z for _, _, z in calls])
         grads = {}
-        for layer, call, delta in zip(layers, calls, deltas):
-            a = call[0][0].detach().reshape(self.k, self.size, -1)
+        for (layer, a, _), delta in zip(calls, deltas):
+            a = a.detach().reshape(self.k, self.size, -1)
             delta = delta.reshape(self.k, self.size, -1)
             parts = [(layer.weight, torch.bmm(delta.transpose(1, 2), a).reshape(self.k, -1))]
             if layer.bias is not None:
                 parts.append((layer.bias, delta.sum(dim=1)))
-            for p, g in parts:  # a parameter tied between layers gets the sum
+            for p, g in parts:  # a parameter used twice (a layer reused, weights tied) gets the sum
                 grads[p] = grads[p] + g if p in grads else g
         G = torch.cat([grads[p] for p in model.parameters()], dim=1)
         return G, loss.detach()
@@ -235,6 +225,59 @@ class ChunkedData:
         losses = vmap(chunk_loss)(stacked, X, y, w)
         grads = torch.autograd.grad(losses.sum(), [stacked[name] for name in names])
         return torch.cat([g.reshape(self.k, -1) for g in grads], dim=1), losses.sum().detach()
+
+
+#: Parameter-free modules that act on each entry alone: a :class:`torch.nn.Sequential` of these
+#: and Linear layers is run layer by layer on the fast path (no hooks needed).
+ELEMENTWISE = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU, torch.nn.ELU,
+               torch.nn.SiLU, torch.nn.Identity)
+
+
+def _sequential_calls(model, X):
+    """Run a Sequential of Linear layers and :data:`ELEMENTWISE` modules on ``X``, keeping each
+    Linear call's ``(layer, input, output)``; ``None`` for any other model (or an in-place activation)."""
+    if not isinstance(model, torch.nn.Sequential) or not any(isinstance(m, torch.nn.Linear) for m in model):
+        return None
+    for module in model:
+        if isinstance(module, torch.nn.Linear):
+            continue
+        if type(module) not in ELEMENTWISE or getattr(module, "inplace", False):
+            return None
+    calls = []
+    x = X
+    for module in model:
+        out = module(x)
+        if isinstance(module, torch.nn.Linear):
+            calls.append((module, x, out))
+        x = out
+    return x, calls
+
+
+def _hooked_calls(model, layers, X):
+    """Run any model on ``X`` with forward hooks on its Linear ``layers``, keeping each call's
+    ``(layer, input, output)``; ``None`` when a layer is reused, fed a batch that is not the 2-D
+    batch, or has its input or output modified in place (then only torch.func is right)."""
+    records = {}
+
+    def hook(module, inputs, output):
+        records.setdefault(module, []).append((inputs[0], output, inputs[0]._version, output._version))
+
+    handles = [layer.register_forward_hook(hook) for layer in layers]
+    try:
+        logits = model(X)
+    finally:
+        for handle in handles:
+            handle.remove()
+    calls = []
+    for layer in layers:
+        found = records.get(layer, [])
+        if len(found) != 1:
+            return None
+        a, z, a_version, z_version = found[0]
+        if a.ndim != 2 or a.shape[0] != X.shape[0] or a._version != a_version or z._version != z_version:
+            return None
+        calls.append((layer, a, z))
+    return logits, calls
 
 
 def _linear_layers(model):
@@ -518,13 +561,64 @@ def write_gradient(model, vector):
         raise ValueError(f"gradient vector has {vector.numel()} entries, the model {offset}")
 
 
+class GradientBuffer:
+    r"""Every parameter's ``.grad`` as a slice of one flat tensor, for writing a gradient in place.
+
+    :meth:`agc.Code.estimate` writes the decoded estimate straight into :attr:`vector` (its
+    ``out`` argument), so the gradients need no copy (:func:`write_gradient`). The slices
+    follow the order of ``model.parameters()``, as :func:`torch.nn.utils.parameters_to_vector`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Its parameters must share one dtype and one device.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+    vector : torch.Tensor, shape (d,)
+
+    Examples
+    --------
+    >>> model = mlp(4, hidden=3, classes=2, seed=0)
+    >>> buffer = GradientBuffer(model)
+    >>> vector = buffer.install()
+    >>> _ = vector.fill_(1.0)
+    >>> float(model[0].weight.grad.sum()), vector.numel()
+    (12.0, 23)
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._parameters = list(model.parameters())
+        if not self._parameters:
+            raise ValueError("model has no parameters")
+        kinds = {(p.dtype, p.device) for p in self._parameters}
+        if len(kinds) != 1:
+            raise ValueError(f"GradientBuffer needs parameters of one dtype and device, got {sorted(map(str, kinds))}")
+        dtype, device = kinds.pop()
+        self.vector = torch.zeros(sum(p.numel() for p in self._parameters), dtype=dtype, device=device)
+        self._views = []
+        offset = 0
+        for p in self._parameters:
+            self._views.append(self.vector[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+    def install(self):
+        """Point every parameter's ``.grad`` at its slice (again, if ``zero_grad`` dropped it); return :attr:`vector`."""
+        for p, view in zip(self._parameters, self._views):
+            if p.grad is not view:
+                p.grad = view
+        return self.vector
+
+
 def relative_error(estimate, exact):
     r""":math:`\lVert \hat g - g \rVert^2 / \lVert g \rVert^2` as a float (``nan`` if :math:`g = 0`)."""
     denominator = float(exact.square().sum())
     return float((estimate - exact).square().sum()) / denominator if denominator > 0 else math.nan
 
 
-def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None, measure=True):
+def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None, measure=True, buffer=None):
     r"""One coded iteration from per-chunk gradients: encode, keep the survivors, decode, step.
 
     Parameters
@@ -545,6 +639,9 @@ def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None,
     measure : bool
         Also form the exact gradient and the relative decoding error (a metric, not part of
         the iteration itself).
+    buffer : GradientBuffer, optional
+        For ``model``: the estimate is written straight into the gradients, without a copy.
+        ``Step.estimate`` is then the buffer's vector, overwritten by the next call.
 
     Returns
     -------
@@ -553,7 +650,8 @@ def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None,
     Raises
     ------
     ValueError
-        If ``G`` does not have ``code.k`` rows, or the scheme is ``"full"``.
+        If ``G`` does not have ``code.k`` rows, the scheme is ``"full"``, or ``buffer`` belongs
+        to another model.
 
     Examples
     --------
@@ -577,12 +675,18 @@ def coded_step(model, optimizer, G, scheme, survivors, *, rate=0.0, D_full=None,
     if isinstance(survivors, FailureModel):
         rate = survivors.rate
         survivors = survivors.sample()
+    if buffer is not None and buffer.model is not model:
+        raise ValueError("buffer is a GradientBuffer of another model")
     mask = survivor_mask(survivors, code.n)
     decoder = decoder_matrix(scheme, mask, rate, D_full)
-    estimate = code.estimate(G, mask, decoder)
+    # both paths overwrite every .grad: no zero_grad needed
+    if buffer is not None and G.shape[1] % code.ell == 0:
+        estimate = code.estimate(G, mask, decoder, out=buffer.install())
+    else:
+        estimate = code.estimate(G, mask, decoder)
+        write_gradient(model, estimate)
     exact = G.sum(dim=0) if measure else None
     step = Step(estimate, mask, exact, relative_error(estimate, exact) if measure else math.nan)
-    write_gradient(model, estimate)  # overwrites every .grad: no zero_grad needed
     optimizer.step()
     return step
 
@@ -747,7 +851,7 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
         "dtype": str(dtype).removeprefix("torch."), "eval_every": eval_every,
     }
     if scheme.code is None:
-        batch = failure_model = D_full = None
+        batch = failure_model = D_full = buffer = None
         if failures not in FAILURE_MODELS:
             raise ValueError(f"unknown failure model {failures!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
     else:
@@ -758,6 +862,7 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
         failure_model = FailureModel(failures, code.n, p=p, s=s, code=code, seed=np.random.default_rng(failure_seed))
         config["stragglers"] = failure_model.stragglers
         D_full = exact_fixed_decoder(scheme) if scheme.decoder != "optimal" else None
+        buffer = GradientBuffer(model)
     result = TrainResult(config)
 
     def evaluate(t):
@@ -778,7 +883,7 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
             error, survivors = 0.0, None
         else:
             G, loss = batch.gradients(model)
-            step = coded_step(model, opt, G, scheme, failure_model, D_full=D_full)
+            step = coded_step(model, opt, G, scheme, failure_model, D_full=D_full, buffer=buffer)
             error, survivors = step.error, int(step.survivors.sum())
         result.seconds.append(time.perf_counter() - start)
         result.loss.append(float(loss))

@@ -27,7 +27,7 @@ import agc
 from _results import machine, record
 from agc.data import load_digits, split_chunks
 from agc.assignments.bipartite import random_biregular
-from agc.training import ChunkedData, FailureModel, coded_step, full_step, mlp
+from agc.training import ChunkedData, FailureModel, GradientBuffer, coded_step, full_step, mlp
 
 REPEATS = {"digits": 50, "random 10000×784": 5}  # iterations per round
 ROUNDS = 10
@@ -72,10 +72,11 @@ def measure(name, X, y, code):
     plain_opt = torch.optim.SGD(plain_model.parameters(), lr=0.05)
     coded_opt = torch.optim.SGD(coded_model.parameters(), lr=0.05)
     torch_chunks = [torch.as_tensor(chunk) for chunk in chunks]
+    buffer = GradientBuffer(coded_model)
 
     def coded_iteration(measure):
         G, _ = batch.gradients(coded_model)
-        coded_step(coded_model, coded_opt, G, code, failures, measure=measure)
+        coded_step(coded_model, coded_opt, G, code, failures, measure=measure, buffer=buffer)
 
     t = timings({
         "plain": lambda: full_step(plain_model, plain_opt, X, y),

@@ -65,6 +65,24 @@ def test_estimate_equals_decoding_the_messages(as_torch, small_codes):
             np.testing.assert_allclose(np.asarray(estimate), np.asarray(direct), atol=1e-10)
 
 
+def test_estimate_writes_into_out(small_codes):
+    for code in small_codes:
+        G = torch.tensor(np.random.default_rng(5).standard_normal((code.k, 12 * code.ell)))
+        mask = agc.failures.bernoulli_masks(code.n, 0.3, 1, seed=6)[0]
+        D = agc.optimal_decoder(code, mask)
+        out = torch.full((G.shape[1],), torch.nan, dtype=G.dtype)
+        result = code.estimate(G, mask, D, out=out)
+        assert result.data_ptr() == out.data_ptr()
+        torch.testing.assert_close(out, code.estimate(G, mask, D), rtol=0, atol=1e-12)
+    code = small_codes[0]
+    mask = np.ones(code.n, dtype=bool)
+    D = agc.optimal_decoder(code, mask)
+    with pytest.raises(ValueError, match="out must be a contiguous tensor of shape"):
+        code.estimate(torch.zeros(code.k, 12, dtype=torch.float64), mask, D, out=torch.zeros(12))
+    with pytest.raises(ValueError, match="out needs torch gradients"):
+        code.estimate(np.zeros((code.k, 12)), mask, D, out=torch.zeros(12, dtype=torch.float64))
+
+
 def test_code_rejects_support_outside_assignment():
     A = agc.assignments.cyclic(3, 3, 1)
     B = np.tile(A, (1, 2)).astype(float)

@@ -14,6 +14,7 @@ from agc.assignments.bipartite import random_biregular
 from agc.training import (
     ChunkedData,
     FailureModel,
+    GradientBuffer,
     TrainResult,
     chunk_gradients,
     coded,
@@ -24,6 +25,7 @@ from agc.training import (
     save_results,
     train,
 )
+from agc.training import _sequential_calls  # which fast path a model takes
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +99,19 @@ def small_models():
         "no-bias": torch.nn.Sequential(torch.nn.Linear(5, 4, bias=False), torch.nn.ReLU(),
                                        torch.nn.Linear(4, 3)).double(),
         "shared": Twice(),
+        "sequential-tied": _tied_sequential(),
     }
 
 
-@pytest.mark.parametrize("name", ["mlp", "layernorm", "no-bias", "shared", "inplace", "tied"])
+def _tied_sequential():
+    """A Sequential whose first two Linear layers share one weight, with GELU and Tanh: the
+    layer-by-layer fast path sums the two uses."""
+    first, second = torch.nn.Linear(5, 5), torch.nn.Linear(5, 5)
+    second.weight = first.weight
+    return torch.nn.Sequential(first, torch.nn.GELU(), second, torch.nn.Tanh(), torch.nn.Linear(5, 3)).double()
+
+
+@pytest.mark.parametrize("name", ["mlp", "layernorm", "no-bias", "shared", "inplace", "tied", "sequential-tied"])
 def test_chunk_gradients_match_one_backward_per_chunk(name):
     """Both paths agree with the loop to float64 round-off (1e-10 relative)."""
     model = small_models()[name]
@@ -113,7 +124,9 @@ def test_chunk_gradients_match_one_backward_per_chunk(name):
     torch.testing.assert_close(G, reference, rtol=1e-10, atol=1e-12)
     batch = ChunkedData(X, y, chunks)
     torch.testing.assert_close(batch.gradients(model, method="functional")[0], reference, rtol=1e-10, atol=1e-12)
-    if name in ("mlp", "no-bias", "tied"):
+    layer_by_layer = _sequential_calls(model, X) is not None  # else hooks, or torch.func
+    assert layer_by_layer == (name in ("mlp", "no-bias", "sequential-tied"))
+    if name in ("mlp", "no-bias", "tied", "sequential-tied"):
         torch.testing.assert_close(batch.gradients(model, method="linear")[0], reference, rtol=1e-10, atol=1e-12)
     else:
         with pytest.raises(ValueError, match="use method='functional'"):
@@ -143,6 +156,34 @@ def test_coded_step_writes_the_decoded_gradient_and_steps():
     after = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
     torch.testing.assert_close(after, before - 0.1 * expected)
     assert step.error == pytest.approx(float((expected - G.sum(0)).square().sum() / G.sum(0).square().sum()))
+
+
+@pytest.mark.parametrize("hidden", [4, 5])  # d = 38 (ell divides d: in place) and 47 (padding: copied)
+def test_coded_step_into_a_gradient_buffer_matches_the_copy(hidden):
+    X = torch.randn(30, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(30) % 2
+    code = agc.encodings.block_split(agc.assignments.cyclic(5, 5, 2), 2)
+    chunks = split_chunks(30, code.k, seed=0)
+    models = [mlp(6, hidden=hidden, classes=2, seed=0, dtype=torch.float64) for _ in range(2)]
+    optimizers = [torch.optim.SGD(model.parameters(), lr=0.1) for model in models]
+    buffer = GradientBuffer(models[1])
+    for t, survivors in enumerate([[0, 1, 2, 4, 5, 6, 8, 9], [1, 2, 3, 5, 7, 9]]):
+        if t == 1:
+            optimizers[1].zero_grad(set_to_none=True)  # drops the views: the buffer puts them back
+        steps = [coded_step(model, optimizer, chunk_gradients(model, X, y, chunks), code, survivors,
+                            buffer=buffer if i else None)
+                 for i, (model, optimizer) in enumerate(zip(models, optimizers))]
+        torch.testing.assert_close(steps[1].estimate, steps[0].estimate, rtol=0, atol=1e-15)
+        grads = [torch.nn.utils.parameters_to_vector([p.grad for p in model.parameters()]) for model in models]
+        torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-15)
+        if hidden == 4:
+            assert steps[1].estimate.data_ptr() == buffer.vector.data_ptr()
+            assert models[1][0].weight.grad.data_ptr() == buffer.vector.data_ptr()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-15)
+    G = chunk_gradients(models[0], X, y, chunks)
+    with pytest.raises(ValueError, match="buffer is a GradientBuffer of another model"):
+        coded_step(models[0], optimizers[0], G, code, [0, 1], buffer=buffer)
 
 
 def test_ignore_stragglers_rescales_the_survivors_sum():
