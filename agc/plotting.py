@@ -32,15 +32,16 @@ _SCHEME_INDEX = {
     "hadamard": 3,
     "polynomial": 4,
     "block_split": 5,
-    "full": 6,
     "stacking": 7,
+    "rhpnc_unbiased": 8,
     "ignore": 9,
 }
 
 SCHEME_COLORS: dict[str, tuple[float, float, float]] = {
-    name: tuple(_COLORS[i]) for name, i in _SCHEME_INDEX.items()
+    **{name: tuple(_COLORS[i]) for name, i in _SCHEME_INDEX.items()},
+    "full": (0.0, 0.0, 0.0),
 }
-"""Fixed colour (an RGB triple) of each scheme the book compares."""
+"""Fixed colour (an RGB triple) of each scheme the book compares; the exact reference, ``"full"``, is black."""
 
 _EXTRA = [tuple(c) for i, c in enumerate(_COLORS) if i not in _SCHEME_INDEX.values()] + [
     tuple(c) for c in _COLORS

@@ -733,6 +733,9 @@ class TrainResult:
         against the exact full gradient (``0`` for ``"full"``).
     survivors : list of int or None, length ``iters``
         ``|S|`` per iteration (``None`` for ``"full"``, which has no workers).
+    gradient_norm : list of float, length ``iters``
+        :math:`\lVert \nabla L(\theta_t) \rVert^2`, the squared norm of the exact full-batch
+        gradient at the iterate of step ``t`` (the quantity of the SGD convergence theorem).
     seconds : list of float, length ``iters``
         Wall time of each training step (gradients, encode, decode, optimiser), without evaluation.
     eval_iteration : list of int
@@ -745,6 +748,7 @@ class TrainResult:
     loss: list = field(default_factory=list)
     error: list = field(default_factory=list)
     survivors: list = field(default_factory=list)
+    gradient_norm: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     eval_iteration: list = field(default_factory=list)
     test_accuracy: list = field(default_factory=list)
@@ -886,9 +890,14 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
             step = coded_step(model, opt, G, scheme, failure_model, D_full=D_full, buffer=buffer)
             error, survivors = step.error, int(step.survivors.sum())
         result.seconds.append(time.perf_counter() - start)
+        if batch is None:  # the exact gradient: .grad after full_step, step.exact after coded_step
+            norm = sum(float(p.grad.square().sum()) for p in model.parameters())
+        else:
+            norm = float(step.exact.square().sum())
         result.loss.append(float(loss))
         result.error.append(error)
         result.survivors.append(survivors)
+        result.gradient_norm.append(norm)
     with torch.no_grad():
         result.loss.append(float(F.cross_entropy(model(X), y)))
     evaluate(iters)

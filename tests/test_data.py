@@ -1,6 +1,8 @@
 """Datasets: digits, the MNIST readers (IDX, gzipped IDX, npz), errors, and the chunk split."""
 
 import gzip
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +168,28 @@ def test_split_chunks_is_a_seeded_near_equal_partition():
     assert not all(np.array_equal(a, b) for a, b in zip(chunks, split_chunks(103, 20, seed=6)))
     with pytest.raises(ValueError, match="k must be <= 10"):
         split_chunks(10, 11)
+
+
+def test_training_chapter_trains_on_mnist_when_the_files_are_there(tmp_path, monkeypatch):
+    """The chapter's MNIST branch, end to end: IDX files found through AGC_MNIST_DIR, a 784-wide
+    network, and every assertion of the chapter. The files hold scikit-learn's digits scaled up to
+    28×28 (a learnable stand-in: the real MNIST is not available offline)."""
+    import papermill
+    import sklearn.datasets
+
+    digits = sklearn.datasets.load_digits()
+    images = np.kron(digits.images, np.ones((3, 3)))  # 8×8 -> 24×24
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2))) * (255 / 16)  # 28×28, MNIST's 0..255 range
+    images, labels = images.round().astype(np.uint8), digits.target.astype(np.uint8)
+    write_idx_set(tmp_path, {"x_train": images[:1400], "y_train": labels[:1400],
+                             "x_test": images[1400:], "y_test": labels[1400:]}, gzipped=("x_train",))
+    monkeypatch.setenv("AGC_MNIST_DIR", str(tmp_path))
+    monkeypatch.delenv("AGC_RECORD_DIR", raising=False)
+    book = Path(__file__).resolve().parents[1] / "book"
+    out = tmp_path / "training.ipynb"
+    papermill.execute_notebook(book / "training.ipynb", out, cwd=book, progress_bar=False, kernel_name="python3",
+                               parameters={"mnist_train_size": None, "ps": [0.3], "seeds": 1})
+    first = next(cell for cell in json.loads(out.read_text())["cells"] if "dataset:" in "".join(
+        "".join(o.get("text", "")) for o in cell.get("outputs", [])))
+    text = "".join("".join(o.get("text", "")) for o in first["outputs"])
+    assert "name='mnist', train=(1400, 784)" in text and "network 784-128-10" in text

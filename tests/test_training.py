@@ -209,6 +209,8 @@ def test_exact_code_reproduces_full_gradient_descent(digits, failures, s):
     reference = train("full", digits, iters=20, seed=4, dtype=torch.float64)
     result = train(code, digits, failures=failures, s=s, iters=20, seed=4, dtype=torch.float64)
     np.testing.assert_allclose(result.loss, reference.loss, rtol=1e-5)
+    np.testing.assert_allclose(result.gradient_norm, reference.gradient_norm, rtol=1e-5)
+    assert len(result.gradient_norm) == 20
     assert max(result.error) < 1e-12
     assert set(result.survivors) == {10 - (s or 0)}
     assert result.test_accuracy == reference.test_accuracy
