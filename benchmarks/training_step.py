@@ -123,15 +123,17 @@ is the median of {REPEATS['digits']} (digits) or {REPEATS['random 10000×784']} 
 calls, the best of {ROUNDS} rounds that alternate all variants.
 
 What the coded iteration adds to the gradient is the simulation of the workers and the server:
-a least-squares decoder for the survivor set (`scipy.linalg.lstsq`, gelsy) and the estimate
-`(D B_S)·blocks(G)`, `ℓ·kℓ·d/ℓ` multiply-adds, plus a fixed Python overhead. The iteration is
+a least-squares decoder for the survivor set (LAPACK gelsy, called directly) and the estimate
+`(D B_S)·blocks(G)`, `ℓ·kℓ·d/ℓ` multiply-adds written straight into the parameters' `.grad`
+(`agc.training.GradientBuffer`), plus a fixed Python overhead. The iteration is
 timed as the issue defines it (gradients, encode, decode, step); "ratio with metrics" adds what
 `train` also computes every iteration, the exact gradient and the relative decoding error. The per-chunk
 gradients themselves cost more than one full-batch backward pass on a small batch (the
 "chunk grads, fast" column). On the small digits problem these dominate; at MNIST's size they do not.
 
 The last four columns time the per-chunk gradients alone: the fast path `agc.training` uses (one
-backward pass to the Linear layers' outputs, then one batched product per layer), the generic
+backward pass to the Linear layers' outputs, then one batched product per layer; the MLP, a
+`torch.nn.Sequential`, is run layer by layer without hooks), the generic
 `torch.func` path (vmap over per-chunk parameter copies, used for models that are not all
 Linear) and the obvious loop of one backward pass per chunk; "rel. diff" is
 max |fast - loop| / max |loop| (float32).
