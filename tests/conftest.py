@@ -12,6 +12,20 @@ def gaussian_code(A, ell, seed):
     return agc.Code(np.tile(A, (1, ell)) * rng.standard_normal((A.shape[0], A.shape[1] * ell)), A, ell, name="gaussian")
 
 
+
+def unbiased_estimates(code, G, p, D_full, draws, seed):
+    """Estimates of ``G.sum(0)`` decoded with :func:`agc.unbiased_decoder` from the messages of
+    ``G``, one row per Bernoulli(``p``) survivor set (``draws`` sets, seeded)."""
+    messages = code.encode(G)
+    masks = agc.failures.bernoulli_masks(code.n, p, draws, seed=seed)
+    return np.array([np.asarray(code.decode(messages, m, agc.unbiased_decoder(code, m, p, D_full), d=G.shape[1]))
+                     for m in masks])
+
+
+def z_scores(estimates, truth):
+    """Per coordinate: (Monte Carlo mean - truth) / its standard error."""
+    return (estimates.mean(axis=0) - truth) / (estimates.std(axis=0, ddof=1) / np.sqrt(len(estimates)))
+
 @pytest.fixture
 def small_codes():
     A = agc.assignments.cyclic(8, 8, 3)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import agc
+from conftest import unbiased_estimates, z_scores
 
 
 def test_optimal_decoder_attains_optimal_error(small_codes):
@@ -25,11 +26,7 @@ def test_unbiased_decoder_is_unbiased_on_random_gradients(p):
     D_full = agc.fixed_decoder(code)
     rng = np.random.default_rng(7)
     G = rng.standard_normal((code.k, 6))
-    truth = G.sum(axis=0)
-    messages = code.encode(G)
-    masks = agc.failures.bernoulli_masks(code.n, p, 4000, seed=8)
-    estimates = np.array([code.decode(messages, m, agc.unbiased_decoder(code, m, p, D_full), d=6) for m in masks])
-    z = (estimates.mean(axis=0) - truth) / (estimates.std(axis=0, ddof=1) / np.sqrt(len(masks)))
+    z = z_scores(unbiased_estimates(code, G, p, D_full, 4000, seed=8), G.sum(axis=0))
     assert np.all(np.abs(z) <= 4), z
 
 

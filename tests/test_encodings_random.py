@@ -5,6 +5,7 @@ import pytest
 
 import agc
 from agc.encodings import hadamard, rdm, rhpnc
+from conftest import unbiased_estimates, z_scores
 
 
 def constructions():
@@ -129,11 +130,7 @@ def test_rhpnc_decoded_gradient_is_unbiased(biregular):
     p = 0.15
     rng = np.random.default_rng(6)
     G = rng.standard_normal((code.k, 7))
-    truth = G.sum(axis=0)
-    messages = code.encode(G)
-    masks = agc.failures.bernoulli_masks(code.n, p, 3000, seed=7)
-    estimates = np.array([code.decode(messages, m, agc.unbiased_decoder(code, m, p, V), d=7) for m in masks])
-    z = (estimates.mean(axis=0) - truth) / (estimates.std(axis=0, ddof=1) / np.sqrt(len(masks)))
+    z = z_scores(unbiased_estimates(code, G, p, V, 3000, seed=7), G.sum(axis=0))
     assert np.all(np.abs(z) <= 4), z
 
 

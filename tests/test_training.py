@@ -26,6 +26,7 @@ from agc.training import (
     train,
 )
 from agc.training import _sequential_calls  # which fast path a model takes
+from conftest import unbiased_estimates
 
 
 @pytest.fixture(scope="module")
@@ -249,11 +250,7 @@ def test_unbiased_decoder_is_unbiased_on_network_gradients(digits):
     X, y = digits.X_train.double(), digits.y_train
     G = chunk_gradients(model, X, y, split_chunks(X.shape[0], code.k, seed=0))
     exact = G.sum(dim=0).numpy()
-    messages = code.encode(G).numpy()
-    D_full = agc.fixed_decoder(code)
-    masks = agc.failures.bernoulli_masks(code.n, p, draws, seed=1)
-    estimates = np.array([code.decode(messages, m, agc.unbiased_decoder(code, m, p, D_full), d=exact.size)
-                          for m in masks])
+    estimates = unbiased_estimates(code, G.numpy(), p, agc.fixed_decoder(code), draws, seed=1)
     mean, se = estimates.mean(axis=0), estimates.std(axis=0, ddof=1) / math.sqrt(draws)
     constant = se == 0
     np.testing.assert_allclose(mean[constant], exact[constant], atol=1e-15)  # e.g. dead ReLU units
