@@ -102,42 +102,36 @@ def mask_batch(masks, n, name="masks"):
     return array
 
 
-def parse_value(text):
-    """Read a parameter value written on the command line.
+def exactly_one(**options):
+    """Return the name of the one option that is not ``None``; raise unless exactly one is given.
 
-    ``true``/``false`` (any case) are bools, ``none`` is ``None``, then ints, then floats;
-    anything else stays a string.
+    Parameters
+    ----------
+    **options
+        Name → value, e.g. ``exactly_one(p=p, s=s)``.
 
-    Examples
-    --------
-    >>> [parse_value(t) for t in ["3", "-1", "0.25", "1e-3", "True", "none", "rdm"]]
-    [3, -1, 0.25, 0.001, True, None, 'rdm']
-    """
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    Returns
+    -------
+    str
+        The name of the given option.
 
-
-def parse_key_values(pairs, option="--param"):
-    """Parse ``["name=value", ...]`` (a repeated command-line option) into a dict of typed values.
+    Raises
+    ------
+    ValueError
+        If none or more than one of the options is given; the message names them all.
 
     Examples
     --------
-    >>> parse_key_values(["q=9", "dist=gaussian"])
-    {'q': 9, 'dist': 'gaussian'}
+    >>> exactly_one(p=0.1, s=None)
+    'p'
+    >>> exactly_one(p=0.1, s=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: give exactly one of p or s, got p=0.1 and s=2
     """
-    params = {}
-    for pair in pairs or []:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{option} expects name=value, got {pair!r}")
-        params[key] = parse_value(text)
-    return params
+    given = [name for name, value in options.items() if value is not None]
+    if len(given) != 1:
+        names = " or ".join(options)
+        got = " and ".join(f"{name}={options[name]!r}" for name in given) if given else "neither"
+        raise ValueError(f"give exactly one of {names}, got {got}")
+    return given[0]

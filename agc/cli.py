@@ -6,16 +6,12 @@ Bad arguments get one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import agc
-from agc._checks import parse_key_values
+from agc._io import check_writable, write_csv, write_json
+from agc._parse import parse_key_values
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,15 +30,6 @@ def _numbers(text, option, cast):
         return [cast(x) for x in text.split(",") if x != ""]
     except ValueError:
         raise ValueError(f"{option} expects comma-separated numbers, got {text!r}") from None
-
-
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
 
 
 def _code_arguments(parser):
@@ -65,44 +52,47 @@ def _cmd_info(args):
 
 
 def _cmd_error(args):
-    if args.out is not None and not str(args.out).endswith((".csv", ".json")):
-        raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
-    code = _make_code(args)
+    if args.out is not None:
+        check_writable(args.out, suffixes=(".csv", ".json"), name="--out")
     if (args.p is None) == (args.s is None):
         raise ValueError("give exactly one of --p or --s")
-    grid = {"ps": _numbers(args.p, "--p", float)} if args.p is not None else {"ss": _numbers(args.s, "--s", int)}
-    rows = agc.error_curve(code, trials=args.trials, seed=args.seed, normalized=True, progress=True, **grid)
-    for row in rows:
-        row.update(code=code.name, n=code.n, k=code.k, ell=code.ell)
-    if args.out is None or str(args.out).endswith(".csv"):
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
-    else:
-        text = json.dumps(rows, indent=2) + "\n"
+    grid = {"p": _numbers(args.p, "--p", float)} if args.p is not None else {"s": _numbers(args.s, "--s", int)}
+    if not next(iter(grid.values())):
+        raise ValueError(f"--{next(iter(grid))} expects at least one number")
+    params = parse_key_values(args.param)
+    if args.draws > 1 and not agc.registry.is_random(args.encoding):
+        raise ValueError(f"--draws {args.draws}: encoding {args.encoding!r} is deterministic; use --draws 1")
+    draw = agc.registry.construction(args.family, args.encoding, args.ell, seed=args.seed, **params)
+    code = draw(args.seed) if args.draws == 1 else draw
+    curve = agc.error_curve(code, trials=args.trials, draws=args.draws, seed=args.seed, normalized=True,
+                            progress=True, **grid)
+    sample = draw(args.seed) if args.draws > 1 else code
+    curve = curve.assign(n=sample.n, k=sample.k, ell=sample.ell)
     if args.out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(curve.to_csv(index=False))
+    elif str(args.out).endswith(".csv"):
+        write_csv(args.out, curve)
     else:
-        write_atomic(args.out, text)
+        write_json(args.out, curve.to_dict(orient="records"), indent=2)
     return 0
 
 
 def _cmd_train(args):
-    from agc import training
+    from agc import schemes, training
     from agc.data import load_dataset
 
+    if args.out is not None:
+        check_writable(args.out, suffixes=(".json",), name="--out")
     if args.scheme == "coded":
         if args.family is None or args.encoding is None or args.ell is None:
             raise ValueError("--scheme coded needs --family, --encoding and --ell")
-        scheme = training.coded(_make_code(args), decoder=args.decoder or "optimal")
+        scheme = schemes.coded(_make_code(args), decoder=args.decoder or "optimal")
     elif args.scheme == "ignore":
         if args.workers is None:
             raise ValueError("--scheme ignore needs --workers")
-        scheme = training.ignore_stragglers(args.workers)
+        scheme = schemes.ignore_stragglers(args.workers)
     else:
-        scheme = training.full_gradient()
+        scheme = schemes.full_gradient()
     loader_args = {"path": args.mnist_dir} if args.dataset == "mnist" else {}
     dataset = load_dataset(args.dataset, **loader_args)
     result = training.train(scheme, dataset, failures=args.failures, p=args.p, s=args.s, optimizer=args.optimizer,
@@ -122,10 +112,14 @@ def _cmd_run(args):
 
 
 def _cmd_sweep(args):
-    from agc.sweep import SweepError, grid_points, parse_grid, parse_params, sweep
+    from agc.sweep import SweepError, grid_points, parse_grid, sweep
 
     grid = parse_grid(args.grid or [])
-    params = parse_params(args.param or [])
+    pairs = list(args.param or [])
+    if args.old_param:
+        print("agc: warning: -p NAME VALUE is deprecated; use -P NAME=VALUE", file=sys.stderr)
+        pairs += [f"{name}={value}" for name, value in args.old_param]
+    params = parse_key_values(pairs)
     try:
         table = sweep(args.chapter, grid, params, out_dir=args.out_dir, force=args.force)
     except SweepError as exc:
@@ -146,8 +140,10 @@ def build_parser():
     error = commands.add_parser("error", help="normalised optimal error versus p or s (mean ± s.e.)")
     _code_arguments(error)
     error.add_argument("--p", help="comma-separated failure probabilities (Bernoulli model)")
-    error.add_argument("--s", help="comma-separated straggler counts (uniform fixed-s model)")
-    error.add_argument("--trials", type=int, default=1000, help="Monte Carlo patterns per point (default 1000)")
+    error.add_argument("--s", "--stragglers", dest="s", help="comma-separated straggler counts (uniform fixed-s model)")
+    error.add_argument("--trials", type=int, default=1000, help="straggler sets per draw and point (default 1000)")
+    error.add_argument("--draws", type=int, default=1,
+                       help="coefficient draws of a random encoding; the s.e. is then over draws (default 1)")
     error.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     error.set_defaults(run=_cmd_error)
 
@@ -164,7 +160,7 @@ def build_parser():
     train.add_argument("--decoder", choices=["optimal", "unbiased", "rescaled"], help="decoder (default optimal)")
     train.add_argument("--failures", default="bernoulli", help="bernoulli, fixed, adversarial or none")
     train.add_argument("--p", type=float, default=0.2, help="failure probability (bernoulli; default 0.2)")
-    train.add_argument("--s", type=int, help="stragglers (fixed, adversarial)")
+    train.add_argument("--s", "--stragglers", dest="s", type=int, help="stragglers (fixed, adversarial)")
     train.add_argument("--optimizer", default="sgd", help="sgd or adam")
     train.add_argument("--lr", type=float, help="learning rate (default 0.5 for sgd, 0.01 for adam)")
     train.add_argument("--iters", type=int, default=300, help="iterations (default 300)")
@@ -180,7 +176,9 @@ def build_parser():
     sweep = commands.add_parser("sweep", help="run a chapter over a parameter grid with papermill; collect its records")
     sweep.add_argument("chapter", help="chapter name in book/ (e.g. paper_figures) or a notebook path")
     sweep.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
-    sweep.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a fixed parameter")
+    sweep.add_argument("-P", "--param", action="append", metavar="NAME=VALUE", help="a fixed parameter (repeatable)")
+    sweep.add_argument("-p", nargs=2, action="append", dest="old_param", metavar=("NAME", "VALUE"),
+                       help=argparse.SUPPRESS)  # deprecated spelling of -P NAME=VALUE
     sweep.add_argument("--out-dir", default="_build/sweeps", help="where points and records.csv go (default _build/sweeps)")
     sweep.add_argument("--force", action="store_true", help="rerun finished points (after editing the chapter)")
     sweep.set_defaults(run=_cmd_sweep)

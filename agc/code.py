@@ -20,6 +20,10 @@ import numpy as np
 
 from agc._checks import check_binary_matrix, check_int, check_matrix, survivor_mask
 
+#: Residual :math:`\lVert D B - T \rVert_F / \sqrt{k\ell}` under which ``D B = T`` counts as exact
+#: (float64 round-off of the constructions is about ``1e-15``; conditioning can cost a few digits).
+EXACT_TOL = 1e-9
+
 
 def block_length(d, ell):
     r"""Length :math:`\lceil d/\ell \rceil` of one block (and of one worker's message)."""
@@ -85,6 +89,12 @@ class Code:
         Human-readable label (family and encoding).
     params : dict, optional
         How the code was made (for records and plots).
+    vectors : array_like, shape (ell, n), optional
+        Per-worker weights of a code whose blocks scale the assignment row by row,
+        :math:`B^{(u)} = \operatorname{diag}(v_u) A \operatorname{diag}(c_u)`: the random signs
+        :math:`r_u` of :func:`agc.encodings.rdm` (``c_u = 1``) or the vectors :math:`v_u` of
+        :func:`agc.encodings.rhpnc` (which are its fixed decoder, :math:`V B = T`). Read-only;
+        ``None`` for other codes.
 
     Raises
     ------
@@ -105,6 +115,7 @@ class Code:
     ell: int
     name: str = "code"
     params: dict = field(default_factory=dict)
+    vectors: np.ndarray | None = None
 
     def __post_init__(self):
         ell = check_int("ell", self.ell, low=1)
@@ -118,6 +129,10 @@ class Code:
                 f"B has a non-zero entry at worker {j}, column {c} (block {c // k}, chunk {c % k}) "
                 f"but the assignment does not give chunk {c % k} to worker {j}"
             )
+        if self.vectors is not None:
+            vectors = check_matrix("vectors", self.vectors, shape=(ell, n)).copy()
+            vectors.setflags(write=False)
+            object.__setattr__(self, "vectors", vectors)
         B.setflags(write=False)
         A.setflags(write=False)
         object.__setattr__(self, "B", B)
@@ -284,3 +299,33 @@ class Code:
         for w in range(1, self.ell):
             blocks.addmm_(combined[:, w * k:(w + 1) * k], G[:, w * m:(w + 1) * m])
         return blocks.view(-1)
+
+
+def as_code(code, name="code"):
+    """Return ``code`` if it is an :class:`Code`; otherwise raise a ``TypeError`` naming ``name``.
+
+    Parameters
+    ----------
+    code : object
+    name : str
+        The parameter named in the error.
+
+    Returns
+    -------
+    Code
+
+    Raises
+    ------
+    TypeError
+        If ``code`` is not a :class:`Code`.
+
+    Examples
+    --------
+    >>> as_code("rdm")
+    Traceback (most recent call last):
+    ...
+    TypeError: code must be an agc.Code, got 'rdm' (str)
+    """
+    if not isinstance(code, Code):
+        raise TypeError(f"{name} must be an agc.Code, got {code!r} ({type(code).__name__})")
+    return code

@@ -10,9 +10,7 @@ import numpy as np
 import scipy.linalg
 
 from agc._checks import check_probability, survivor_mask
-
-#: Residual (Frobenius, relative to ``sqrt(k·ell)``) under which ``D B = T`` counts as exact.
-EXACT_TOL = 1e-9
+from agc.code import EXACT_TOL
 
 
 def optimal_decoder(code, survivors):

@@ -33,6 +33,7 @@ cannot be told apart numerically are evaluated directly, by an SVD of each ``B_S
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import weakref
@@ -40,14 +41,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agc._checks import as_generator, check_int, check_probability, mask_batch, survivor_mask
+from agc._checks import as_generator, check_int, check_probability, exactly_one, mask_batch, survivor_mask
+from agc.code import Code, as_code
 from agc.decoding import optimal_decoder
 from agc.failures import (
     all_straggler_sets,
     bernoulli_enumeration,
     bernoulli_masks,
     fixed_masks,
+    masks_from_stragglers,
 )
+from agc.stats import two_level_mean
 
 #: A straggler direction counts as lost when ``1 - λ <= LOST_TOL`` (λ an eigenvalue of ``U_R U_Rᵀ``).
 LOST_TOL = 1e-10
@@ -164,6 +168,7 @@ def optimal_error(code, survivors, normalized=False):
     >>> optimal_error(code, [0, 1, 2, 3])  # stacking loses k(ell-1) even with no straggler
     4.0
     """
+    code = as_code(code)
     mask = survivor_mask(survivors, code.n)
     D = optimal_decoder(code, mask)
     error = float(np.sum((D @ code.B[mask] - code.target) ** 2)) if mask.any() else float(code.k * code.ell)
@@ -189,11 +194,12 @@ def optimal_errors(code, masks, normalized=False):
     Examples
     --------
     >>> import agc
-    >>> code = agc.encodings.polynomial(6, 2, 2)
+    >>> code = agc.encodings.polynomial(agc.assignments.cyclic(6, 6, 4), 2)
     >>> errors = optimal_errors(code, agc.failures.all_straggler_sets(6, 2))
     >>> bool(np.max(errors) < 1e-9)
     True
     """
+    code = as_code(code)
     masks = mask_batch(masks, code.n)
     spectrum = _spectrum(code)
     if not spectrum.downdate:
@@ -229,13 +235,15 @@ class Estimate:
 
 
 def _failure_masks(n, p, s, trials, rng):
-    if (p is None) == (s is None):
-        raise ValueError("give exactly one of p (Bernoulli failures) or s (fixed number of stragglers)")
+    exactly_one(p=p, s=s)
     return bernoulli_masks(n, p, trials, rng) if p is not None else fixed_masks(n, s, trials, rng)
 
 
 def expected_error(code, *, p=None, s=None, trials=1000, seed=None, exact=False, normalized=False):
     r"""Expected optimal error under Bernoulli(``p``) failures or ``s`` uniform stragglers.
+
+    The mean over straggler sets of one code; for a random construction, whose error also varies
+    with the coefficient draw, use :func:`error_curve` with ``draws``.
 
     Parameters
     ----------
@@ -265,19 +273,17 @@ def expected_error(code, *, p=None, s=None, trials=1000, seed=None, exact=False,
     >>> round(est.mean, 12)  # p ** replication
     0.125
     """
+    code = as_code(code)
+    kind = exactly_one(p=p, s=s)
     if exact:
-        if p is not None and s is not None:
-            raise ValueError("give exactly one of p or s")
-        if p is not None:
+        if kind == "p":
             masks, weights = bernoulli_enumeration(code.n, p)
-        elif s is not None:
+        else:
             s = check_int("s", s, low=0, high=code.n - 1)
             if math.comb(code.n, s) > MAX_EXHAUSTIVE:
                 raise ValueError(f"s={s}: C({code.n}, {s}) patterns exceed MAX_EXHAUSTIVE={MAX_EXHAUSTIVE}")
             masks = all_straggler_sets(code.n, s)
             weights = np.full(masks.shape[0], 1.0 / masks.shape[0])
-        else:
-            raise ValueError("give exactly one of p or s")
         mean = float(weights @ optimal_errors(code, masks, normalized))
         return Estimate(mean, 0.0, masks.shape[0], True)
     trials = check_int("trials", trials, low=2)
@@ -286,28 +292,95 @@ def expected_error(code, *, p=None, s=None, trials=1000, seed=None, exact=False,
     return Estimate(float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(trials)), trials, False)
 
 
-def error_curve(code, *, ps=None, ss=None, trials=1000, seed=None, normalized=True, progress=False):
-    """Monte Carlo expected error at each ``p`` in ``ps`` or each ``s`` in ``ss``.
+def error_curve(code, *, p=None, s=None, trials=1000, draws=1, seed=None, normalized=False, progress=False):
+    r"""Expected optimal error at each failure probability ``p`` or straggler count ``s``, over draws and sets.
 
-    Returns a list of dicts with keys ``p`` or ``s`` (the point), ``model``
-    (``"bernoulli"`` or ``"fixed"``), ``mean``, ``se`` and ``trials``. One generator drives
-    the whole curve, so the same seed gives the same curve.
+    For each of ``draws`` coefficient draws :math:`r` and each point, ``trials`` fresh straggler
+    sets are drawn and the mean error :math:`\bar x_r` of the draw is taken; the point's mean is
+    the mean over draws and its standard error is ``sd(per-draw means) / √draws``, which includes
+    the draw-to-draw variance (two levels; see :mod:`agc.stats`). With one draw the s.e. is over
+    the straggler sets only, conditional on that code.
+
+    Parameters
+    ----------
+    code : agc.Code or callable
+        A code, or a construction ``seed -> agc.Code`` that draws a new code for each coefficient
+        draw, e.g. ``lambda seed: agc.encodings.rdm(A, 2, seed=seed)`` or
+        :func:`agc.registry.construction`. A fixed code allows only ``draws=1``.
+    p : float or sequence of float, optional
+        Bernoulli failure probabilities in ``[0, 1)``.
+    s : int or sequence of int, optional
+        Straggler counts (uniform sets of exactly ``s``). Give exactly one of ``p`` and ``s``.
+    trials : int
+        Straggler sets per draw and point, ``>= 2``.
+    draws : int
+        Coefficient draws; the codes are drawn once and shared by every point of the curve.
+    seed : int or numpy.random.Generator, optional
+        One generator drives the draws' seeds and every straggler set: same seed, same curve.
+    normalized : bool
+        Divide by :math:`k\ell`.
+    progress : bool
+        Show a tqdm bar over the points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: ``p`` or ``s``, ``model`` (``"bernoulli"`` or ``"fixed"``), ``mean``,
+        ``se`` (two-level when ``draws >= 2``), ``se_within`` (the pooled s.e. that ignores the
+        draws, for comparison), ``draws``, ``trials``, and ``code`` (the code's name).
+
+    Raises
+    ------
+    ValueError
+        If neither or both of ``p`` and ``s`` are given, a value is out of range, ``trials < 2``,
+        ``draws < 1``, or ``draws > 1`` for a fixed code.
+    TypeError
+        If ``code`` is neither an :class:`agc.Code` nor callable, or the construction does not
+        return a Code.
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.cyclic(8, 8, 3)
+    >>> curve = error_curve(lambda seed: agc.encodings.rdm(A, 2, seed=seed), s=[0, 2], trials=50, draws=4, seed=0)
+    >>> list(curve.columns)
+    ['s', 'model', 'mean', 'se', 'se_within', 'draws', 'trials', 'code']
+    >>> bool((curve["mean"] > 0).all()), curve["draws"].tolist()
+    (True, [4, 4])
     """
-    from tqdm import tqdm
+    import pandas as pd
+    from tqdm.auto import tqdm
 
-    if (ps is None) == (ss is None):
-        raise ValueError("give exactly one of ps or ss")
+    key = exactly_one(p=p, s=s)
+    values = list(np.atleast_1d(np.asarray(p if key == "p" else s, dtype=object)))
+    if not values:
+        raise ValueError(f"{key} must hold at least one value")
+    trials = check_int("trials", trials, low=2)
+    draws = check_int("draws", draws, low=1)
     rng = as_generator(seed)
-    if ps is not None:
-        key, values = "p", [check_probability("p", p) for p in ps]
+    if isinstance(code, Code):
+        if draws != 1:
+            raise ValueError(f"draws={draws} needs a construction (a callable seed -> Code); code {code.name!r} is fixed")
+        codes = [code]
+    elif callable(code):
+        codes = [as_code(code(int(x)), "the construction's result") for x in rng.integers(0, 2**32, size=draws)]
     else:
-        key, values = "s", [check_int("s", s, low=0, high=code.n - 1) for s in ss]
+        raise TypeError(f"code must be an agc.Code or a callable seed -> Code, got {type(code).__name__}")
+    n = codes[0].n
+    if key == "p":
+        values = [check_probability("p", x) for x in values]
+    else:
+        values = [check_int("s", x, low=0, high=n - 1) for x in values]
     rows = []
-    for x in tqdm(values, desc=f"{code.name}: error vs {key}", disable=not progress):
-        est = expected_error(code, trials=trials, seed=rng, normalized=normalized, **{key: x})
-        rows.append({key: x, "model": "bernoulli" if key == "p" else "fixed",
-                     "mean": est.mean, "se": est.se, "trials": est.trials})
-    return rows
+    for x in tqdm(values, desc=f"{codes[0].name}: error vs {key}", disable=not progress):
+        point = {"p": x} if key == "p" else {"s": x}
+        errors = np.array([optimal_errors(c, _failure_masks(n, point.get("p"), point.get("s"), trials, rng), normalized)
+                           for c in codes])
+        summary = two_level_mean(errors)
+        rows.append({key: x, "model": "bernoulli" if key == "p" else "fixed", "mean": summary.mean,
+                     "se": summary.se, "se_within": summary.se_within, "draws": draws, "trials": trials,
+                     "code": codes[0].name})
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)
@@ -329,13 +402,11 @@ def _combination_batches(n, s):
         block = np.array(list(itertools.islice(combos, BATCH)), dtype=np.int64).reshape(-1, s)
         if block.shape[0] == 0:
             return
-        masks = np.ones((block.shape[0], n), dtype=bool)
-        np.put_along_axis(masks, block, False, axis=1)
-        yield masks
+        yield masks_from_stragglers(n, block)
 
 
-def worst_case(code, s, *, method="auto", restarts=8, seed=None, max_exhaustive=MAX_EXHAUSTIVE):
-    """Worst-case optimal error over all straggler sets of size ``s``.
+def worst_case(code, s, *, method="auto", restarts=8, seed=None, max_exhaustive=MAX_EXHAUSTIVE, normalized=False):
+    r"""Worst-case optimal error over all straggler sets of size ``s``.
 
     Parameters
     ----------
@@ -343,19 +414,23 @@ def worst_case(code, s, *, method="auto", restarts=8, seed=None, max_exhaustive=
     s : int
         Number of stragglers, ``0 <= s < n``.
     method : {"auto", "exhaustive", "search"}
-        ``"exhaustive"`` enumerates all :math:`\\binom{n}{s}` sets; ``"search"`` runs greedy
+        ``"exhaustive"`` enumerates all :math:`\binom{n}{s}` sets; ``"search"`` runs greedy
         construction followed by best-improvement swap local search, from the greedy start and
         ``restarts`` random starts (a lower estimate of the true worst case); ``"auto"`` is
         exhaustive when at most ``max_exhaustive`` sets exist.
     restarts : int
         Random restarts of the local search.
     seed : int or numpy.random.Generator, optional
+    max_exhaustive : int
+        Largest number of sets ``"auto"`` and ``"exhaustive"`` enumerate.
+    normalized : bool
+        Report ``error`` divided by :math:`k\ell`.
 
     Returns
     -------
     WorstCase
-        ``error`` (unnormalised), the ``stragglers`` attaining it, whether the search was
-        ``exhaustive``, and how many patterns were ``evaluated``.
+        ``error``, the ``stragglers`` attaining it, whether the search was ``exhaustive``, and how
+        many patterns were ``evaluated``.
 
     Examples
     --------
@@ -364,6 +439,7 @@ def worst_case(code, s, *, method="auto", restarts=8, seed=None, max_exhaustive=
     >>> worst_case(code, 2).error  # silencing one group loses its two chunks
     2.0
     """
+    code = as_code(code)
     n = code.n
     s = check_int("s", s, low=0, high=n - 1)
     if method not in ("auto", "exhaustive", "search"):
@@ -380,8 +456,12 @@ def worst_case(code, s, *, method="auto", restarts=8, seed=None, max_exhaustive=
             t = int(np.argmax(errors))
             if errors[t] > best:
                 best, best_mask = float(errors[t]), masks[t]
-        return WorstCase(best, tuple(np.flatnonzero(~best_mask).tolist()), True, evaluated)
-    return _local_search(code, s, check_int("restarts", restarts, low=0), as_generator(seed))
+        found = WorstCase(best, tuple(np.flatnonzero(~best_mask).tolist()), True, evaluated)
+    else:
+        found = _local_search(code, s, check_int("restarts", restarts, low=0), as_generator(seed))
+    if normalized:
+        found = dataclasses.replace(found, error=found.error / (code.k * code.ell))
+    return found
 
 
 def _local_search(code, s, restarts, rng):
@@ -390,7 +470,7 @@ def _local_search(code, s, restarts, rng):
 
     def improve(stragglers):
         nonlocal evaluated
-        current = optimal_errors(code, _masks_from(n, [stragglers]))[0]
+        current = optimal_errors(code, masks_from_stragglers(n, [stragglers]))[0]
         evaluated += 1
         while s > 0:
             outside = np.setdiff1d(np.arange(n), stragglers)
@@ -400,7 +480,7 @@ def _local_search(code, s, restarts, rng):
                 trial = stragglers.copy()
                 trial[a] = b
                 candidates.append(trial)
-            errors = optimal_errors(code, _masks_from(n, candidates))
+            errors = optimal_errors(code, masks_from_stragglers(n, candidates))
             evaluated += len(candidates)
             t = int(np.argmax(errors))
             if errors[t] <= current + 1e-12:
@@ -411,7 +491,7 @@ def _local_search(code, s, restarts, rng):
     greedy = np.zeros(0, dtype=np.int64)
     for _ in range(s):
         outside = np.setdiff1d(np.arange(n), greedy)
-        errors = optimal_errors(code, _masks_from(n, [np.append(greedy, b) for b in outside]))
+        errors = optimal_errors(code, masks_from_stragglers(n, [np.append(greedy, b) for b in outside]))
         evaluated += outside.size
         greedy = np.append(greedy, outside[int(np.argmax(errors))])
     starts = [greedy] + [rng.choice(n, size=s, replace=False) for _ in range(restarts)]
@@ -421,10 +501,3 @@ def _local_search(code, s, restarts, rng):
         if error > best:
             best, best_set = error, stragglers
     return WorstCase(best, tuple(sorted(best_set.tolist())), False, evaluated)
-
-
-def _masks_from(n, straggler_sets):
-    masks = np.ones((len(straggler_sets), n), dtype=bool)
-    for row, stragglers in enumerate(straggler_sets):
-        masks[row, stragglers] = False
-    return masks

@@ -6,12 +6,10 @@ assignment (an ``(n, k)`` 0/1 matrix); an *encoding* turns it into a :class:`agc
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
-import numpy as np
-
 from agc import assignments, encodings
-from agc._checks import check_int
 
 #: family name -> (module, function name, one-line description)
 FAMILIES = {
@@ -66,22 +64,107 @@ def encoding_function(encoding):
     """The function that builds the code of an encoding name (``ValueError`` if unknown)."""
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {encoding!r}")
-    return _polynomial_on if encoding == "polynomial" else getattr(encodings, ENCODINGS[encoding][0])
-
-
-def _polynomial_on(A, ell):
-    """The polynomial code on the assignment ``A``, which must be ``cyclic(n, n, load)``."""
-    n, k = A.shape
-    load = int(A[0].sum())
-    if k != n or not np.array_equal(A, assignments.cyclic(n, n, load)):
-        raise ValueError("encoding 'polynomial' needs family 'cyclic' with k = n")
-    return encodings.polynomial(n, check_int("load - ell (stragglers)", load - ell, low=0), ell)
+    return getattr(encodings, ENCODINGS[encoding][0])
 
 
 def parameters(function):
-    """Names of a construction's parameters other than the assignment and ``ell``."""
-    skip = {"A", "A0", "ell", "self"}
+    """The parameters of a construction other than the assignment and ``ell``.
+
+    Parameters
+    ----------
+    function : callable
+        A family or encoding function.
+
+    Returns
+    -------
+    list of inspect.Parameter
+    """
+    skip = {"A", "ell", "self"}
     return [p for p in inspect.signature(function).parameters.values() if p.name not in skip and p.kind != p.VAR_KEYWORD]
+
+
+def is_random(encoding):
+    """Whether an encoding draws random coefficients (takes a ``seed``).
+
+    Parameters
+    ----------
+    encoding : str
+        A key of :data:`ENCODINGS`.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_random("rdm"), is_random("stacking")
+    (True, False)
+    """
+    return "seed" in {p.name for p in parameters(encoding_function(encoding))}
+
+
+def construction(family, encoding, ell, seed=None, **params):
+    """A construction with its assignment fixed: a callable ``draw_seed -> agc.Code``.
+
+    The assignment is built once (a random family uses ``seed``); each call draws the encoding's
+    coefficients with the seed it is given, so :func:`agc.error_curve` can average over
+    coefficient draws on one assignment. :func:`make_code` is ``construction(...)(seed)``.
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`.
+    encoding : str
+        A key of :data:`ENCODINGS`.
+    ell : int
+        Communication reduction.
+    seed : int or numpy.random.Generator, optional
+        Seed of a random family.
+    **params
+        The family's and the encoding's parameters, by name (``q=9``, ``n=40``, ``dist="gaussian"``).
+
+    Returns
+    -------
+    callable
+        ``draw(seed) -> agc.Code``; its ``params`` record the family, the encoding, ``ell``, the
+        draw's ``seed`` and ``params``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown family, encoding or parameter, naming it and the valid choices.
+
+    Examples
+    --------
+    >>> draw = construction("random_biregular", "rdm", 2, seed=0, n=8, k=4, load=2)
+    >>> a, b = draw(1), draw(2)
+    >>> bool((a.assignment == b.assignment).all()), bool((a.B == b.B).all())
+    (True, False)
+    """
+    family_fn, encoding_fn = family_function(family), encoding_function(encoding)
+    family_names = {p.name for p in parameters(family_fn)}
+    if family == "srg":  # the graph's own parameters arrive through **params
+        family_names |= {p.name for build, _ in assignments.SRG_FAMILIES.values() for p in parameters(build)}
+    encoding_names = {p.name for p in parameters(encoding_fn)}
+    unknown = set(params) - family_names - encoding_names
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {sorted(unknown)} for family {family!r} (takes {sorted(family_names - {'seed'})}) "
+            f"and encoding {encoding!r} (takes {sorted(encoding_names - {'seed'})})"
+        )
+    family_args = {key: value for key, value in params.items() if key in family_names}
+    encoding_args = {key: value for key, value in params.items() if key in encoding_names and key not in family_names}
+    if "seed" in family_names:
+        family_args["seed"] = seed
+    A = family_fn(**family_args)
+
+    def draw(draw_seed=None):
+        arguments = {**encoding_args, "seed": draw_seed} if "seed" in encoding_names else encoding_args
+        code = encoding_fn(A, ell, **arguments)
+        record = {"family": family, "encoding": encoding, "ell": ell, "seed": draw_seed, **params}
+        return dataclasses.replace(code, name=f"{family}/{encoding}", params={**code.params, **record})
+
+    return draw
 
 
 def make_code(family, encoding, ell, seed=None, **params):
@@ -116,31 +199,16 @@ def make_code(family, encoding, ell, seed=None, **params):
     >>> code
     Code(name='cyclic/stacking', n=6, k=6, ell=2)
     """
-    family_fn, encoding_fn = family_function(family), encoding_function(encoding)
-    family_names = {p.name for p in parameters(family_fn)}
-    if family == "srg":  # the graph's own parameters arrive through **params
-        family_names |= {p.name for build, _ in assignments.SRG_FAMILIES.values() for p in parameters(build)}
-    encoding_names = {p.name for p in parameters(encoding_fn)}
-    unknown = set(params) - family_names - encoding_names
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {sorted(unknown)} for family {family!r} (takes {sorted(family_names - {'seed'})}) "
-            f"and encoding {encoding!r} (takes {sorted(encoding_names - {'seed'})})"
-        )
-    family_args = {key: value for key, value in params.items() if key in family_names}
-    encoding_args = {key: value for key, value in params.items() if key in encoding_names and key not in family_names}
-    if "seed" in family_names:
-        family_args["seed"] = seed
-    if "seed" in encoding_names:
-        encoding_args["seed"] = seed
-    A = family_fn(**family_args)
-    code = encoding_fn(A, ell, **encoding_args)
-    record = {"family": family, "encoding": encoding, "ell": ell, "seed": seed, **params}
-    return type(code)(code.B, code.assignment, code.ell, name=f"{family}/{encoding}", params={**code.params, **record})
+    return construction(family, encoding, ell, seed, **params)(seed)
 
 
 def describe():
-    """Lines listing every family and encoding with its parameters (for ``agc info``)."""
+    """Lines listing every family and encoding with its parameters (for ``agc info``).
+
+    Returns
+    -------
+    list of str
+    """
     lines = ["families (assignments):"]
     for name, (_, _, text) in FAMILIES.items():
         args = ", ".join(str(p) for p in parameters(family_function(name)))

@@ -51,15 +51,14 @@ import papermill
 from jupyter_client.kernelspec import NoSuchKernel, get_kernel_spec
 from tqdm import tqdm
 
-from agc._checks import parse_value
+from agc._io import write_csv
+from agc._parse import parse_value
 from agc.record import ENV_VAR, read_records
 
 __all__ = [
     "SweepError",
     "grid_points",
     "parse_grid",
-    "parse_params",
-    "parse_value",
     "point_id",
     "resolve_chapter",
     "sweep",
@@ -128,27 +127,6 @@ def parse_grid(items) -> dict[str, list]:
             raise ValueError(f"grid item {item!r} has an empty value")
         grid[name] = [parse_value(v) for v in parts]
     return grid
-
-
-def parse_params(pairs) -> dict:
-    """Parse ``(name, value)`` string pairs (the CLI's ``-p NAME VALUE``) into parameters.
-
-    Examples
-    --------
-    >>> parse_params([("n", "8"), ("scheme", "rdm")])
-    {'n': 8, 'scheme': 'rdm'}
-    >>> parse_params([("n", "8"), ("n", "9")])
-    Traceback (most recent call last):
-    ...
-    ValueError: parameter 'n' given twice
-    """
-    params = {}
-    for name, value in pairs:
-        _check_name(name)
-        if name in params:
-            raise ValueError(f"parameter {name!r} given twice")
-        params[name] = parse_value(value)
-    return params
 
 
 def _scalar(name: str, value):
@@ -426,9 +404,7 @@ def sweep(
 
     table = _tidy(finished, list(grid))
     base.mkdir(parents=True, exist_ok=True)
-    tmp = base / "records.csv.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, base / "records.csv")
+    write_csv(base / "records.csv", table)
     if failures:
         raise SweepError(notebook.stem, failures)
     return table

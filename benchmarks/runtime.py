@@ -36,7 +36,7 @@ import numpy as np
 
 import agc
 from agc.runtime import expected_wait, parse_delay, run
-from agc.training import ignore_stragglers
+from agc.schemes import ignore_stragglers
 from _results import machine, record
 
 N, S, ITERS, SEEDS = 8, 2, 50, (0, 1)
@@ -54,14 +54,14 @@ def main():
     delay = parse_delay(DELAY)
     strategies = [
         ("wait-for-all", agc.make_code("cyclic", "stacking", ell=1, n=N, k=N, load=1), 0),
-        ("coded (polynomial, first 6)", agc.encodings.polynomial(N, S, 2), S),
+        ("coded (polynomial, first 6)", agc.encodings.polynomial(agc.assignments.cyclic(N, N, S + 2), 2), S),
         ("ignore-stragglers (first 6)", ignore_stragglers(N), S),
     ]
     run(strategies[0][1], iters=1)  # start the forkserver once, outside the measurements
     runs = {name: [] for name, _, _ in strategies}
     for seed in SEEDS:
         for name, code, s in strategies:
-            results = run(code, iters=ITERS, stragglers=s, delay=DELAY, seed=seed)
+            results = run(code, iters=ITERS, s=s, delay=DELAY, seed=seed)
             per_message = {r["used_bytes"] // len(r["used"]) for r in results["iterations"]}
             assert per_message == {results["message_bytes"]} and results["dead"] == {}
             runs[name].append(results)

@@ -27,7 +27,8 @@ import agc
 from _results import machine, record
 from agc.data import load_digits, split_chunks
 from agc.assignments.bipartite import random_biregular
-from agc.training import ChunkedData, FailureModel, GradientBuffer, coded_step, full_step, mlp
+from agc.failures import FailureModel
+from agc.training import ChunkedData, GradientBuffer, coded_step, full_step, mlp
 
 REPEATS = {"digits": 50, "random 10000×784": 5}  # iterations per round
 ROUNDS = 10

@@ -34,6 +34,6 @@ def small_codes():
         gaussian_code(agc.assignments.cyclic(12, 5, 2), 2, 1),  # n > k*ell: rank deficient
         agc.encodings.stacking(A, 2),
         agc.encodings.block_split(agc.assignments.cyclic(4, 8, 3), 2),
-        agc.encodings.polynomial(8, 2, 2),
+        agc.encodings.polynomial(agc.assignments.cyclic(8, 8, 4), 2),
         agc.encodings.stacking(agc.assignments.fractional_repetition(8, 8, 2), 1),
     ]

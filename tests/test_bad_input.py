@@ -33,7 +33,7 @@ CASES = [
     ("load", lambda: agc.worst_case_lower_bound(4, 4, 5, 2, 1), ValueError),
     ("load", lambda: agc.assignments.fractional_repetition(4, 4, 3), ValueError),
     ("n", lambda: agc.assignments.fractional_repetition(3, 4, 2), ValueError),
-    ("s", lambda: agc.encodings.polynomial(5, 4, 2), ValueError),
+    ("s", lambda: agc.encodings.polynomial(agc.assignments.cyclic(5, 5, 1), 2), ValueError),
     ("seed", lambda: agc.failures.bernoulli_masks(4, 0.1, 3, seed="x"), TypeError),
     ("trials", lambda: agc.expected_error(CODE, p=0.1, trials=1), ValueError),
     ("method", lambda: agc.worst_case(CODE, 1, method="magic"), ValueError),

@@ -35,8 +35,8 @@ def test_stacking_error_on_projective_plane_is_the_closed_form(q, ell):
     code = stacking(A, ell)
     for s in (0, 1, 3, n // 2, n - 2):
         errors = agc.optimal_errors(code, agc.failures.fixed_masks(n, s, 200, seed=s))
-        assert np.allclose(errors, stacking_bibd_error(A, ell, n - s), rtol=0, atol=1e-9)
-    assert stacking_bibd_error(A, ell, n) == pytest.approx((ell - 1) * n)  # one block's worth recovered
+        assert np.allclose(errors, stacking_bibd_error(A, ell, s), rtol=0, atol=1e-9)
+    assert stacking_bibd_error(A, ell, 0) == pytest.approx((ell - 1) * n)  # one block's worth recovered
 
 
 def test_hypotheses_are_checked():
@@ -49,7 +49,7 @@ def test_hypotheses_are_checked():
     with pytest.raises(ValueError, match="constant load"):
         rdm_bibd_error(irregular, np.ones((2, 3)), [0, 1])
     plane = agc.assignments.projective_plane(2)
-    with pytest.raises(ValueError, match="survivors_count must be <= 7, got 8"):
+    with pytest.raises(ValueError, match="s must be <= 7, got 8"):
         stacking_bibd_error(plane, 2, 8)
     with pytest.raises(ValueError, match="dist must be"):
         rdm_expected_error_bound(plane, 2, 5, dist="uniform")
@@ -59,7 +59,7 @@ def test_hypotheses_are_checked():
     with pytest.raises(ValueError, match="not strongly regular"):
         rdm_srg_bound(cycle, 2, 4)
     petersen = agc.assignments.graph_adjacency(agc.assignments.srg("petersen"))
-    with pytest.raises(ValueError, match="exactly one of survivors_count and survivors"):
+    with pytest.raises(ValueError, match="exactly one of s or survivors"):
         rdm_srg_bound(petersen, 2)
     with pytest.raises(ValueError, match="over must be"):
         rdm_srg_bound(petersen, 2, 5, over="best")
@@ -74,7 +74,7 @@ def test_rdm_exact_error_per_sign_draw_matches_the_engine():
         for seed in range(5):
             code = rdm(A, ell, seed=seed)
             masks = agc.failures.fixed_masks(13, 1 + seed, 20, seed=seed)
-            exact = [rdm_bibd_error(A, code.params["signs"], m) for m in masks]
+            exact = [rdm_bibd_error(A, code.vectors, m) for m in masks]
             assert np.allclose(exact, agc.optimal_errors(code, masks), atol=1e-9)
             # concavity: no draw beats orthogonal signs
             size = 13 - (1 + seed)
@@ -94,8 +94,8 @@ def test_rdm_mean_error_on_projective_plane_is_under_the_bound(q, ell):
             for t in range(draws)
         ])  # each entry averages patterns for one sign draw; draws are independent
         mean, se = errors.mean(), errors.std(ddof=1) / np.sqrt(draws)
-        bound = rdm_expected_error_bound(A, ell, n - s)
-        exact = rdm_bibd_expected_error(A, ell, n - s)
+        bound = rdm_expected_error_bound(A, ell, s)
+        exact = rdm_bibd_expected_error(A, ell, s)
         assert mean <= bound + 4 * se, (q, ell, s, mean, se, bound)
         assert exact <= bound + 1e-9
         assert abs(mean - exact) <= 4 * se + 1e-9, (q, ell, s, mean, se, exact)
@@ -104,12 +104,12 @@ def test_rdm_mean_error_on_projective_plane_is_under_the_bound(q, ell):
 def test_rdm_bound_is_tight_for_ell_one_and_gaussian_bound_holds():
     A = agc.assignments.projective_plane(4)
     n = A.shape[0]
-    for m in (n, n - 3, 5):
-        assert rdm_expected_error_bound(A, 1, m) == pytest.approx(stacking_bibd_error(A, 1, m))
-        assert rdm_bibd_expected_error(A, 1, m) == pytest.approx(stacking_bibd_error(A, 1, m))
+    for s in (0, 3, n - 5):
+        assert rdm_expected_error_bound(A, 1, s) == pytest.approx(stacking_bibd_error(A, 1, s))
+        assert rdm_bibd_expected_error(A, 1, s) == pytest.approx(stacking_bibd_error(A, 1, s))
     masks = agc.failures.fixed_masks(n, 4, 40, seed=1)
     errors = sign_averaged_errors(A, 2, masks, 40, dist="gaussian").mean(axis=1)
-    assert errors.mean() <= rdm_expected_error_bound(A, 2, n - 4, dist="gaussian") + 4 * errors.std(ddof=1) / np.sqrt(40)
+    assert errors.mean() <= rdm_expected_error_bound(A, 2, 4, dist="gaussian") + 4 * errors.std(ddof=1) / np.sqrt(40)
 
 
 def test_rdm_pattern_bound_holds_per_pattern_on_an_irregular_assignment():
@@ -126,15 +126,15 @@ def test_rdm_pattern_bound_holds_per_pattern_on_an_irregular_assignment():
     # the averaged closed form holds for the average over patterns and signs
     many = agc.failures.fixed_masks(14, 3, 400, seed=5)
     per_draw = sign_averaged_errors(A, 2, many, 30, seed=7).mean(axis=1)
-    assert per_draw.mean() <= rdm_average_bound(A, 2, 11) + 4 * per_draw.std(ddof=1) / np.sqrt(30)
+    assert per_draw.mean() <= rdm_average_bound(A, 2, 3) + 4 * per_draw.std(ddof=1) / np.sqrt(30)
 
 
 def test_rdm_bounds_agree_on_constant_intersection():
     A = agc.assignments.projective_plane(3)
     masks = agc.failures.fixed_masks(13, 5, 10, seed=0)
     for dist in ("rademacher", "gaussian"):
-        closed = rdm_expected_error_bound(A, 3, 8, dist=dist)
-        assert rdm_average_bound(A, 3, 8, dist=dist) == pytest.approx(closed)
+        closed = rdm_expected_error_bound(A, 3, 5, dist=dist)
+        assert rdm_average_bound(A, 3, 5, dist=dist) == pytest.approx(closed)
         assert np.allclose(rdm_pattern_bounds(A, 3, masks, dist=dist), closed)  # uniform weights are optimal here
 
 
@@ -163,17 +163,17 @@ def test_rdm_srg_bound_holds(name, ell, srg_assignments):
         per_set = np.array([rdm_srg_bound(A, ell, survivors=m) for m in masks])
         assert np.all(mean <= per_set + 4 * se + 1e-9), (name, ell, s)
         assert np.all(rdm_pattern_bounds(A, ell, masks) <= per_set + 1e-9)  # optimal weights beat uniform ones
-        worst = rdm_srg_bound(A, ell, n - s, over="worst")
+        worst = rdm_srg_bound(A, ell, s, over="worst")
         assert np.all(per_set <= worst + 1e-9)
-        average = rdm_srg_bound(A, ell, n - s)
+        average = rdm_srg_bound(A, ell, s)
         pooled_se = errors.mean(axis=1).std(ddof=1) / np.sqrt(draws)
         assert mean.mean() <= average + 4 * pooled_se
-        assert average == pytest.approx(rdm_average_bound(A, ell, n - s))
+        assert average == pytest.approx(rdm_average_bound(A, ell, s))
 
 
 def test_rdm_srg_bound_accepts_a_graph(srg_assignments):
     graph = agc.assignments.srg("petersen")
-    assert rdm_srg_bound(graph, 2, 8) == rdm_srg_bound(srg_assignments["petersen"], 2, 8)
+    assert rdm_srg_bound(graph, 2, 2) == rdm_srg_bound(srg_assignments["petersen"], 2, 2)
 
 
 # --- diagonal dominance: the RHPNC bound, valid for every code ----------------------------------
@@ -190,7 +190,7 @@ def dominance_codes():
         hadamard(plane, 2, seed=4),
         stacking(plane, 2),
         block_split(agc.assignments.cyclic(10, 10, 3), 2),
-        agc.encodings.polynomial(10, 2, 2),
+        agc.encodings.polynomial(agc.assignments.cyclic(10, 10, 4), 2),
     ]
 
 

@@ -85,14 +85,14 @@ def test_train_bad_arguments(argv, capsys):
 def test_run_command_spawns_real_processes(tmp_path, capsys):
     out = tmp_path / "run.json"
     argv = ["run", "--workers", "4", "--family", "cyclic", "--encoding", "rdm", "--ell", "2", "-P", "load=2",
-            "--stragglers", "1", "--iters", "3", "--out", str(out)]
+            "--s", "1", "--iters", "3", "--out", str(out)]
     assert main(argv) == 0
     assert "ms/iteration" in capsys.readouterr().out
     results = json.loads(out.read_text())
     assert len(results["iterations"]) == 3 and all(len(r["used"]) == 3 for r in results["iterations"])
 
 
-@pytest.mark.parametrize("extra", [["--delay", "nope"], ["--exits", "9@1"], ["--stragglers", "4"], ["-P", "load=9"]])
+@pytest.mark.parametrize("extra", [["--delay", "nope"], ["--exits", "9@1"], ["--s", "4"], ["-P", "load=9"]])
 def test_run_bad_arguments(extra, capsys):
     argv = ["run", "--workers", "4", "--family", "cyclic", "--encoding", "rdm", "--ell", "2", "-P", "load=2", *extra]
     assert main(argv) == 2

@@ -14,7 +14,7 @@ def test_split_blocks_is_block_major_and_zero_padded():
 
 
 def test_encode_matches_definition():
-    code = agc.encodings.polynomial(6, 1, 2)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(6, 6, 3), 2)
     rng = np.random.default_rng(0)
     G = rng.standard_normal((code.k, 7))
     messages = code.encode(G)
@@ -26,7 +26,7 @@ def test_encode_matches_definition():
 
 
 def test_encode_worker_uses_only_local_chunks():
-    code = agc.encodings.polynomial(6, 1, 2)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(6, 6, 3), 2)
     G = np.random.default_rng(1).standard_normal((code.k, 9))
     full = code.encode(G)
     for j in range(code.n):
@@ -36,7 +36,7 @@ def test_encode_worker_uses_only_local_chunks():
 
 @pytest.mark.parametrize("as_torch", [False, True])
 def test_exact_code_decodes_the_gradient(as_torch):
-    code = agc.encodings.polynomial(7, 2, 3)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(7, 7, 5), 3)
     G = np.random.default_rng(2).standard_normal((code.k, 11))
     survivors = np.array([0, 2, 3, 5, 6])
     D = agc.optimal_decoder(code, survivors)

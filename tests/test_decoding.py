@@ -22,7 +22,7 @@ def test_fixed_decoder_exists_only_for_exact_codes():
 
 @pytest.mark.parametrize("p", [0.1, 0.3])
 def test_unbiased_decoder_is_unbiased_on_random_gradients(p):
-    code = agc.encodings.polynomial(8, 2, 2)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(8, 8, 4), 2)
     D_full = agc.fixed_decoder(code)
     rng = np.random.default_rng(7)
     G = rng.standard_normal((code.k, 6))

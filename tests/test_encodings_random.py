@@ -38,7 +38,7 @@ def test_support_inside_assignment_and_seeds_reproduce(label, make, biregular):
 
 def test_rdm_blocks_are_signed_rows_of_the_assignment(biregular):
     code = rdm(biregular, 3, seed=2)
-    signs = code.params["signs"]
+    signs = code.vectors
     assert set(np.unique(signs)) == {-1.0, 1.0}
     for u in range(3):
         assert np.array_equal(code.B[:, u * 20:(u + 1) * 20], signs[u][:, None] * biregular)
@@ -87,7 +87,7 @@ def test_pm1_infeasibility_is_proved_by_the_integer_program():
 def test_rhpnc_is_exact_without_stragglers(variant, ell, biregular):
     A = biregular if ell == 2 else agc.assignments.random_biregular(40, 10, 2, seed=1)  # replication 6 or 8
     code = rhpnc(A, ell, seed=3, variant=variant)
-    V = code.params["vectors"]
+    V = code.vectors
     assert np.linalg.norm(V @ code.B - code.target) / np.sqrt(code.k * ell) <= 1e-9
     assert agc.optimal_error(code, np.arange(code.n)) / (code.k * ell) <= 1e-9
     if variant == "pm1":
@@ -103,14 +103,14 @@ def test_rhpnc_pm1_is_fast_on_the_papers_bipartite_graph(biregular):
 
 
 def test_rhpnc_pm1_seeds_give_different_solutions(biregular):
-    solutions = {tuple(rhpnc(biregular, 2, seed=t, variant="pm1").params["vectors"][1]) for t in range(6)}
+    solutions = {tuple(rhpnc(biregular, 2, seed=t, variant="pm1").vectors[1]) for t in range(6)}
     assert len(solutions) > 1
 
 
 @pytest.mark.parametrize("variant", ["gaussian", "pm1"])
 def test_rhpnc_fixed_decoder_is_unbiased_under_bernoulli_failures(variant, biregular):
     code = rhpnc(biregular, 2, seed=4, variant=variant)
-    V = code.params["vectors"]
+    V = code.vectors
     p, trials = 0.2, 4000
     masks = agc.failures.bernoulli_masks(code.n, p, trials, seed=9)
     # D B_S with D = V[:, S] / (1 - p), for every pattern at once
@@ -126,7 +126,7 @@ def test_rhpnc_fixed_decoder_is_unbiased_under_bernoulli_failures(variant, bireg
 
 def test_rhpnc_decoded_gradient_is_unbiased(biregular):
     code = rhpnc(biregular, 2, seed=5, variant="pm1")
-    V = code.params["vectors"]
+    V = code.vectors
     p = 0.15
     rng = np.random.default_rng(6)
     G = rng.standard_normal((code.k, 7))

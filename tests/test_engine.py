@@ -46,7 +46,7 @@ def test_fractional_repetition_expected_error_is_p_to_the_replication(n, k, load
 
 @pytest.mark.parametrize("n,s,ell", [(6, 2, 2), (8, 3, 2), (9, 2, 3), (12, 4, 2), (16, 3, 4), (24, 2, 2), (24, 3, 3)])
 def test_polynomial_code_is_exact_for_every_survivor_set(n, s, ell):
-    code = agc.encodings.polynomial(n, s, ell)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(n, n, s + ell), ell)
     masks = agc.failures.all_straggler_sets(n, s)
     errors = agc.optimal_errors(code, masks, normalized=True)
     assert errors.max() <= 1e-8
@@ -56,7 +56,7 @@ def test_polynomial_code_is_exact_for_every_survivor_set(n, s, ell):
 
 
 def test_polynomial_code_with_more_stragglers_is_not_exact():
-    code = agc.encodings.polynomial(8, 2, 2)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(8, 8, 4), 2)
     errors = agc.optimal_errors(code, agc.failures.all_straggler_sets(8, 3))
     assert errors.min() > 1e-3
 
@@ -94,7 +94,7 @@ def test_seeds_reproduce_bit_for_bit():
 
 def test_error_curve_rows():
     code = gaussian_code(agc.assignments.cyclic(8, 8, 3), 2, 0)
-    rows = agc.error_curve(code, ss=[0, 1, 2], trials=50, seed=0)
-    assert [r["s"] for r in rows] == [0, 1, 2]
-    assert rows[0]["mean"] == pytest.approx(agc.optimal_error(code, np.arange(8), normalized=True))
-    assert rows == agc.error_curve(code, ss=[0, 1, 2], trials=50, seed=0)
+    curve = agc.error_curve(code, s=[0, 1, 2], trials=50, seed=0, normalized=True)
+    assert curve["s"].tolist() == [0, 1, 2] and set(curve["model"]) == {"fixed"}
+    assert curve["mean"][0] == pytest.approx(agc.optimal_error(code, np.arange(8), normalized=True))
+    assert curve.equals(agc.error_curve(code, s=[0, 1, 2], trials=50, seed=0, normalized=True))

@@ -22,6 +22,7 @@ from agc.code import block_length
 from agc.data import load_digits, split_chunks
 from agc.runtime import DELAY_MODELS, parse_delay, parse_exits, run
 from agc.runtime import launch
+from agc.seeds import streams
 from agc.training import ChunkedData, coded_step, make_optimizer, mlp
 
 psutil = pytest.importorskip("psutil")
@@ -59,9 +60,9 @@ def _assert_no_leftovers(results):
 def _simulated_estimates(code, survivors, iters, seed=0):
     """What the simulator computes for the same code, data, seeds and survivors."""
     data = load_digits()
-    model_seed, split_seed, _ = np.random.SeedSequence(seed).spawn(3)
-    model = mlp(data.features, hidden=HIDDEN, classes=data.classes, seed=int(model_seed.generate_state(1)[0]))
-    chunks = split_chunks(data.X_train.shape[0], code.k, seed=np.random.default_rng(split_seed))
+    seeds = streams(seed)
+    model = mlp(data.features, hidden=HIDDEN, classes=data.classes, seed=seeds.model_seed)
+    chunks = split_chunks(data.X_train.shape[0], code.k, seed=seeds.split())
     batch = ChunkedData(data.X_train, data.y_train, chunks)
     optimizer = make_optimizer("sgd", model.parameters())
     estimates = []
@@ -89,7 +90,7 @@ def test_decoded_gradient_equals_simulator_for_forced_survivors():
 
 def test_bytes_on_the_wire_are_ceil_d_over_ell_floats():
     code = agc.make_code("cyclic", "rdm", ell=3, seed=0, n=4, k=4, load=3)
-    results = run(code, iters=4, stragglers=1, hidden=HIDDEN, delay="bernoulli:base=0.01,p=0.3,factor=4",
+    results = run(code, iters=4, s=1, hidden=HIDDEN, delay="bernoulli:base=0.01,p=0.3,factor=4",
                   worker_timeout=20, timeout=120)
     m = block_length(results["d"], 3)
     assert results["d"] == 1210 and results["message_floats"] == m == 404
@@ -106,7 +107,7 @@ def test_late_messages_are_drained_and_never_used():
     code = agc.make_code("cyclic", "rdm", ell=2, seed=0, n=4, k=4, load=2)
     # slow workers take 6 × 30 ms, several iterations of the PS that keeps the first 2 of 4, and
     # without preemption they finish and send: their messages arrive late
-    results = run(code, iters=10, stragglers=2, hidden=HIDDEN, check=True, preempt=False,
+    results = run(code, iters=10, s=2, hidden=HIDDEN, check=True, preempt=False,
                   delay="bernoulli:base=0.03,p=0.4,factor=6", worker_timeout=20, timeout=120)
     stale = [entry for record in results["iterations"] for entry in record["stale"]]
     assert stale, "the delays should have produced late messages"
@@ -123,7 +124,7 @@ def test_late_messages_are_drained_and_never_used():
 def test_dead_worker_is_a_permanent_straggler(tmp_path):
     code = agc.make_code("cyclic", "rdm", ell=2, seed=0, n=4, k=4, load=2)
     out = tmp_path / "run.json"
-    results = run(code, iters=6, stragglers=1, hidden=HIDDEN, exits={1: 2}, out=out, worker_timeout=20,
+    results = run(code, iters=6, s=1, hidden=HIDDEN, exits={1: 2}, out=out, worker_timeout=20,
                   delay="none:base=0.01", timeout=120)
     assert json.loads(out.read_text()) == results
     assert list(results["dead"]) == ["1"] and results["dead"]["1"]["iteration"] >= 2
@@ -166,7 +167,7 @@ def test_parameter_server_killed_ends_every_process():
 
     def target():
         try:
-            run(code, iters=200, stragglers=1, hidden=HIDDEN, delay="none:base=0.02", worker_timeout=20, timeout=120)
+            run(code, iters=200, s=1, hidden=HIDDEN, delay="none:base=0.02", worker_timeout=20, timeout=120)
         except RuntimeError as error:
             outcome["error"] = str(error)
 
@@ -184,7 +185,7 @@ def test_parameter_server_killed_ends_every_process():
 def test_more_dead_than_stragglers_and_deadline():
     code = agc.make_code("cyclic", "rdm", ell=2, seed=0, n=4, k=4, load=2)
     # two workers die but s = 1: the PS decodes from the two live ones instead of hanging
-    results = run(code, iters=4, stragglers=1, hidden=HIDDEN, exits="0@1,3@1", worker_timeout=20, timeout=120)
+    results = run(code, iters=4, s=1, hidden=HIDDEN, exits="0@1,3@1", worker_timeout=20, timeout=120)
     assert sorted(results["dead"]) == ["0", "3"]
     assert results["iterations"][-1]["used"] == [1, 2]
     # with a deadline the PS keeps whatever arrived by then
@@ -198,13 +199,13 @@ def test_more_dead_than_stragglers_and_deadline():
 def test_local_entry_point_and_bad_arguments(tmp_path, capsys):
     out = tmp_path / "cli.json"
     assert launch.main(["--workers", "3", "--family", "cyclic", "--encoding", "stacking", "--ell", "1",
-                        "-P", "load=1", "--stragglers", "1", "--iters", "2", "--hidden", str(HIDDEN),
+                        "-P", "load=1", "--s", "1", "--iters", "2", "--hidden", str(HIDDEN),
                         "--out", str(out)]) == 0
     assert "2 iterations" in capsys.readouterr().out
     assert json.loads(out.read_text())["config"]["n"] == 3
     code = agc.make_code("cyclic", "stacking", ell=1, n=3, k=3, load=1)
-    with pytest.raises(ValueError, match="stragglers must be <= 2"):
-        run(code, stragglers=3)
+    with pytest.raises(ValueError, match="s must be <= 2"):
+        run(code, s=3)
     with pytest.raises(ValueError, match="unknown delay model 'gamma'"):
         run(code, delay="gamma")
     with pytest.raises(ValueError, match="exits: worker must be <= 2"):

@@ -13,12 +13,11 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from agc._parse import parse_key_values, parse_value
 from agc.sweep import (
     SweepError,
     grid_points,
     parse_grid,
-    parse_params,
-    parse_value,
     point_id,
     resolve_chapter,
     sweep,
@@ -155,12 +154,12 @@ def test_parse_values_grids_and_params():
     assert parse_value("PG(2,9)") == "PG(2,9)"
     assert parse_grid(["ell=2,3", "q=3,4"]) == {"ell": [2, 3], "q": [3, 4]}
     assert parse_grid([" p = 0.1, 0.2 "]) == {"p": [0.1, 0.2]}
-    assert parse_params([("seed", "0"), ("scheme", "rdm")]) == {"seed": 0, "scheme": "rdm"}
+    assert parse_key_values(["seed=0", "scheme=rdm"]) == {"seed": 0, "scheme": "rdm"}
     for bad in (["ell=2", "ell=3"], ["ell="], ["ell=2,,3"], ["2ell=1"], ["=1"]):
         with pytest.raises(ValueError):
             parse_grid(bad)
-    with pytest.raises(ValueError, match="identifier"):
-        parse_params([("not a name", "1")])
+    with pytest.raises(ValueError, match="given twice"):
+        parse_key_values(["seed=0", "seed=1"])
 
 
 def test_point_ids_are_readable_safe_and_deterministic():

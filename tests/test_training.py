@@ -11,21 +11,19 @@ import torch.nn.functional as F
 import agc
 from agc.data import load_digits, split_chunks
 from agc.assignments.bipartite import random_biregular
+from agc.failures import FailureModel
+from agc.schemes import coded, full_gradient, ignore_stragglers
 from agc.training import (
     ChunkedData,
-    FailureModel,
     GradientBuffer,
     TrainResult,
     chunk_gradients,
-    coded,
     coded_step,
-    full_gradient,
-    ignore_stragglers,
     mlp,
     save_results,
     train,
 )
-from agc.training import _sequential_calls  # which fast path a model takes
+from agc.training.gradients import _sequential_calls  # which fast path a model takes
 from conftest import unbiased_estimates
 
 
@@ -125,9 +123,9 @@ def test_chunk_gradients_match_one_backward_per_chunk(name):
     torch.testing.assert_close(G, reference, rtol=1e-10, atol=1e-12)
     batch = ChunkedData(X, y, chunks)
     torch.testing.assert_close(batch.gradients(model, method="functional")[0], reference, rtol=1e-10, atol=1e-12)
-    layer_by_layer = _sequential_calls(model, X) is not None  # else hooks, or torch.func
+    layer_by_layer = _sequential_calls(model, X) is not None  # else torch.func
     assert layer_by_layer == (name in ("mlp", "no-bias", "sequential-tied"))
-    if name in ("mlp", "no-bias", "tied", "sequential-tied"):
+    if layer_by_layer:
         torch.testing.assert_close(batch.gradients(model, method="linear")[0], reference, rtol=1e-10, atol=1e-12)
     else:
         with pytest.raises(ValueError, match="use method='functional'"):
@@ -150,7 +148,7 @@ def test_coded_step_writes_the_decoded_gradient_and_steps():
     before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     survivors = [0, 1, 2, 4, 5, 6, 8, 9]
-    step = coded_step(model, optimizer, G, coded(code, "unbiased"), survivors, rate=0.2)
+    step = coded_step(model, optimizer, G, coded(code, "unbiased"), survivors, p=0.2)
     D = agc.unbiased_decoder(code, survivors, 0.2)
     expected = code.decode(code.encode(G), survivors, D, d=G.shape[1])
     torch.testing.assert_close(step.estimate, expected)
@@ -206,7 +204,7 @@ def test_exact_code_reproduces_full_gradient_descent(digits, failures, s):
     Tolerance 1e-5 relative (the brief's) on the loss; float64 round-off through the
     Chebyshev interpolation is ~1e-12, so the trajectories agree far more tightly.
     """
-    code = agc.encodings.polynomial(10, 2, 2)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(10, 10, 4), 2)
     reference = train("full", digits, iters=20, seed=4, dtype=torch.float64)
     result = train(code, digits, failures=failures, s=s, iters=20, seed=4, dtype=torch.float64)
     np.testing.assert_allclose(result.loss, reference.loss, rtol=1e-5)
@@ -278,8 +276,8 @@ def test_failure_models_draw_the_right_survivors():
     assert np.array_equal(masks, np.array([rng_b.sample() for _ in range(50)]))
     assert abs(1 - masks.mean() - 0.3) < 0.02  # 10000 Bernoulli draws: s.e. 0.0046
     fixed = FailureModel("fixed", 9, s=4, seed=0)
-    assert {int(fixed.sample().sum()) for _ in range(20)} == {5} and fixed.rate == pytest.approx(4 / 9)
-    assert FailureModel("none", 5).sample().all() and FailureModel("none", 5).rate == 0.0
+    assert {int(fixed.sample().sum()) for _ in range(20)} == {5} and fixed.p == pytest.approx(4 / 9)
+    assert FailureModel("none", 5).sample().all() and FailureModel("none", 5).p == 0.0
 
 
 def test_unbiased_and_full_schemes_train(digits):
@@ -293,7 +291,7 @@ def test_unbiased_and_full_schemes_train(digits):
 
 
 def test_bad_input_is_rejected_with_one_line_messages(digits):
-    code = agc.encodings.polynomial(6, 1, 2)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(6, 6, 3), 2)
     cases = [
         (lambda: train(code, "cifar"), "unknown dataset 'cifar'"),
         (lambda: train(code, digits, decoder="median"), "decoder must be one of 'optimal', 'unbiased', 'rescaled'"),

@@ -21,15 +21,16 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
-from agc._checks import check_binary_matrix, check_int, mask_batch, survivor_mask
+from agc._checks import check_binary_matrix, check_int, exactly_one, mask_batch, survivor_mask
 from agc.code import Code
 
 #: Largest number of sign-pattern counts :func:`rdm_bibd_expected_error` enumerates.
 MAX_TERMS = 2_000_000
 
 
-def _survivors_count(value, n):
-    return check_int("survivors_count", value, low=0, high=n)
+def _survivors(s, n):
+    """``m = |S| = n - s`` after checking the number of stragglers ``0 <= s <= n``."""
+    return n - check_int("s", s, low=0, high=n)
 
 
 def _sign_constant(dist, ell):
@@ -62,7 +63,7 @@ def _constant_intersection(A):
     return int(loads[0]), int(off[0])
 
 
-def stacking_bibd_error(A, ell, survivors_count):
+def stacking_bibd_error(A, ell, s):
     r"""Exact optimal error of the stacking baseline when every two workers share ``λ`` chunks.
 
     .. math:: \mathrm{err}^*(S) = k\ell - \frac{\delta^2 |S|}{(\delta - \lambda) + \lambda |S|}
@@ -91,8 +92,8 @@ def stacking_bibd_error(A, ell, survivors_count):
         0/1 assignment with constant load and constant pairwise intersection.
     ell : int
         Communication reduction.
-    survivors_count : int
-        :math:`|S|`, ``0 <= survivors_count <= n``.
+    s : int
+        Stragglers, ``0 <= s <= n``; :math:`|S| = n - s`.
 
     Returns
     -------
@@ -101,13 +102,13 @@ def stacking_bibd_error(A, ell, survivors_count):
     Raises
     ------
     ValueError
-        If the hypothesis fails or ``survivors_count`` is out of range.
+        If the hypothesis fails or ``s`` is out of range.
 
     Examples
     --------
     >>> import agc
     >>> A = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])  # PG(2,1)-like: every pair shares 1
-    >>> stacking_bibd_error(A, 2, 3)
+    >>> stacking_bibd_error(A, 2, 0)
     3.0
     >>> agc.optimal_error(agc.encodings.stacking(A, 2), [0, 1, 2])
     3.0
@@ -115,7 +116,7 @@ def stacking_bibd_error(A, ell, survivors_count):
     delta, lam = _constant_intersection(A)
     k = np.asarray(A).shape[1]
     ell = check_int("ell", ell, low=1)
-    m = _survivors_count(survivors_count, np.asarray(A).shape[0])
+    m = _survivors(s, np.asarray(A).shape[0])
     if m == 0:
         return float(k * ell)
     return float(k * ell - delta**2 * m / ((delta - lam) + lam * m))
@@ -205,7 +206,7 @@ def _decoder_bound(k, ell, P, Q, c):
     return float(k * ell) if P == 0 else float(ell * (k - P**2 / (Q + c * P)))
 
 
-def rdm_expected_error_bound(A, ell, survivors_count, dist="rademacher"):
+def rdm_expected_error_bound(A, ell, s, dist="rademacher"):
     r"""Sign-averaged bound for :func:`agc.encodings.rdm` when every two workers share ``λ`` chunks.
 
     .. math:: \mathbb{E}_r\, \mathrm{err}^*(S) \le k\ell - \frac{\ell \delta^2 |S|}{(\ell\delta - \lambda) + \lambda |S|}
@@ -231,8 +232,8 @@ def rdm_expected_error_bound(A, ell, survivors_count, dist="rademacher"):
     ----------
     A : array_like, shape (n, k)
     ell : int
-    survivors_count : int
-        :math:`|S|`, ``0 <= survivors_count <= n``.
+    s : int
+        Stragglers, ``0 <= s <= n``; :math:`|S| = n - s`.
     dist : {"rademacher", "gaussian"}
 
     Returns
@@ -247,25 +248,25 @@ def rdm_expected_error_bound(A, ell, survivors_count, dist="rademacher"):
     Examples
     --------
     >>> A = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])
-    >>> round(rdm_expected_error_bound(A, 2, 3), 10)  # 6 - 2*4*3/((4-1)+3)
+    >>> round(rdm_expected_error_bound(A, 2, 0), 10)  # 6 - 2*4*3/((4-1)+3)
     2.0
     """
     delta, lam = _constant_intersection(A)
     n, k = np.asarray(A).shape
     ell = check_int("ell", ell, low=1)
     c = _sign_constant(dist, ell)
-    m = _survivors_count(survivors_count, n)
+    m = _survivors(s, n)
     return _decoder_bound(k, ell, delta * m, delta * m + lam * m * (m - 1), c)
 
 
-def rdm_average_bound(A, ell, survivors_count, dist="rademacher"):
+def rdm_average_bound(A, ell, s, dist="rademacher"):
     r"""Bound on :func:`agc.encodings.rdm`'s error averaged over signs **and** uniform survivor sets of one size.
 
     .. math:: \mathbb{E}_{S}\mathbb{E}_r\, \mathrm{err}^*(S) \le \ell\Bigl[k - \frac{\bar P^2}{\bar Q + c \bar P}\Bigr],
               \qquad \bar P = \frac{m}{n}\sum_j \delta_j, \quad
               \bar Q = \frac{m}{n} \operatorname{tr} G + \frac{m(m-1)}{n(n-1)} \bigl(1^\top G 1 - \operatorname{tr} G\bigr),
 
-    for any assignment, with :math:`G = AA^\top`, ``m = survivors_count`` and ``c`` as in
+    for any assignment, with :math:`G = AA^\top`, ``m = n - s`` survivors and ``c`` as in
     :func:`rdm_pattern_bound`.
 
     *Derivation.* :func:`rdm_pattern_bound` gives
@@ -281,7 +282,8 @@ def rdm_average_bound(A, ell, survivors_count, dist="rademacher"):
     ----------
     A : array_like, shape (n, k)
     ell : int
-    survivors_count : int
+    s : int
+        Stragglers, ``0 <= s <= n``.
     dist : {"rademacher", "gaussian"}
 
     Returns
@@ -293,14 +295,14 @@ def rdm_average_bound(A, ell, survivors_count, dist="rademacher"):
     >>> import agc
     >>> A = agc.assignments.cyclic(8, 8, 3)
     >>> est = np.mean([agc.expected_error(agc.encodings.rdm(A, 2, seed=t), s=2, exact=True).mean for t in range(50)])
-    >>> bool(est <= rdm_average_bound(A, 2, 6))
+    >>> bool(est <= rdm_average_bound(A, 2, 2))
     True
     """
     A = check_binary_matrix("A", A)
     n, k = A.shape
     ell = check_int("ell", ell, low=1)
     c = _sign_constant(dist, ell)
-    m = _survivors_count(survivors_count, n)
+    m = _survivors(s, n)
     gram = A @ A.T
     trace, total = float(np.trace(gram)), float(gram.sum())
     pairs = m * (m - 1) / (n * (n - 1)) if n > 1 else 0.0
@@ -336,7 +338,7 @@ def _srg_adjacency(graph):
     return A, (int(degrees[0]), int(lam_values[0]), mu)
 
 
-def rdm_srg_bound(graph, ell, survivors_count=None, *, survivors=None, over="average", dist="rademacher"):
+def rdm_srg_bound(graph, ell, s=None, *, survivors=None, over="average", dist="rademacher"):
     r"""Sign-averaged bound for :func:`agc.encodings.rdm` on the adjacency assignment of a strongly regular graph.
 
     Workers and chunks are the ``n`` vertices; worker ``j`` holds the chunks of its ``κ``
@@ -352,7 +354,7 @@ def rdm_srg_bound(graph, ell, survivors_count=None, *, survivors=None, over="ave
     (``c = ℓ - 1`` Rademacher, ``ℓ + 1`` Gaussian; ``k = n``). Three forms:
 
     * ``survivors`` given: :math:`g(e(S))` for that set.
-    * ``over="average"`` (with ``survivors_count``): bound on the average over uniform sets of
+    * ``over="average"`` (with ``s``, so ``m = n - s``): bound on the average over uniform sets of
       size ``m``: ``g`` is concave in ``e``, so by Jensen
       :math:`\mathbb{E}_S\, g(e(S)) \le g(\mathbb{E} e(S))`,
       :math:`\mathbb{E}e(S) = \kappa m(m-1)/(2(n-1))` (equals :func:`rdm_average_bound`).
@@ -372,8 +374,8 @@ def rdm_srg_bound(graph, ell, survivors_count=None, *, survivors=None, over="ave
         matrix; a graph is converted with :func:`agc.assignments.graph_adjacency`, so worker ``j``
         is the ``j``-th node in that order.
     ell : int
-    survivors_count : int, optional
-        ``m`` for ``over="average"`` or ``"worst"``.
+    s : int, optional
+        Stragglers (``m = n - s``) for ``over="average"`` or ``"worst"``.
     survivors : array_like, optional
         One survivor set (index array or mask); give exactly one of the two.
     over : {"average", "worst"}
@@ -392,15 +394,14 @@ def rdm_srg_bound(graph, ell, survivors_count=None, *, survivors=None, over="ave
     --------
     >>> import networkx as nx
     >>> petersen = nx.to_numpy_array(nx.petersen_graph(), dtype=int)
-    >>> rdm_srg_bound(petersen, 2, 10)  # no straggler: 2(10 - 30²/(90 + 30))
+    >>> rdm_srg_bound(petersen, 2, 0)  # no straggler: 2(10 - 30²/(90 + 30))
     5.0
     """
     A, (kappa, lam, mu) = _srg_adjacency(graph)
     n = A.shape[0]
     ell = check_int("ell", ell, low=1)
     c = _sign_constant(dist, ell)
-    if (survivors is None) == (survivors_count is None):
-        raise ValueError("give exactly one of survivors_count and survivors")
+    exactly_one(s=s, survivors=survivors)
     if over not in ("average", "worst"):
         raise ValueError(f"over must be 'average' or 'worst', got {over!r}")
     if survivors is not None:
@@ -408,7 +409,7 @@ def rdm_srg_bound(graph, ell, survivors_count=None, *, survivors=None, over="ave
         m = int(mask.sum())
         edges = float(mask @ A @ mask) / 2
     else:
-        m = _survivors_count(survivors_count, n)
+        m = _survivors(s, n)
         if over == "average":
             edges = kappa * m * (m - 1) / (2 * (n - 1))
         elif lam == mu:
@@ -466,7 +467,7 @@ def rdm_bibd_error(A, signs, survivors):
     A : array_like, shape (n, k)
         Constant load and constant pairwise intersection (checked).
     signs : array_like, shape (ell, n)
-        The ±1 signs, e.g. ``code.params["signs"]``.
+        The ±1 signs, e.g. ``code.vectors``.
     survivors : array_like
         Index array or boolean mask.
 
@@ -479,7 +480,7 @@ def rdm_bibd_error(A, signs, survivors):
     >>> import agc
     >>> A = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])
     >>> code = agc.encodings.rdm(A, 2, seed=3)
-    >>> bool(np.isclose(rdm_bibd_error(A, code.params["signs"], [0, 2]), agc.optimal_error(code, [0, 2])))
+    >>> bool(np.isclose(rdm_bibd_error(A, code.vectors, [0, 2]), agc.optimal_error(code, [0, 2])))
     True
     """
     delta, lam = _constant_intersection(A)
@@ -503,7 +504,7 @@ def _compositions(total, parts):
     return np.vstack(blocks)
 
 
-def rdm_bibd_expected_error(A, ell, survivors_count, max_terms=MAX_TERMS):
+def rdm_bibd_expected_error(A, ell, s, max_terms=MAX_TERMS):
     r"""Exact sign-average of :func:`rdm_bibd_error`: :math:`\mathbb{E}_r\,\mathrm{err}^*(S)` for Rademacher RDM.
 
     Row ``j`` of :math:`V_S` contributes :math:`v_j v_j^\top` to :math:`V_S^\top V_S`, and
@@ -523,7 +524,8 @@ def rdm_bibd_expected_error(A, ell, survivors_count, max_terms=MAX_TERMS):
     A : array_like, shape (n, k)
         Constant load and pairwise intersection (checked).
     ell : int
-    survivors_count : int
+    s : int
+        Stragglers, ``0 <= s <= n``.
     max_terms : int
         Refuse (``ValueError``) when more count vectors than this would be enumerated.
 
@@ -534,13 +536,13 @@ def rdm_bibd_expected_error(A, ell, survivors_count, max_terms=MAX_TERMS):
     Examples
     --------
     >>> A = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]])
-    >>> round(rdm_bibd_expected_error(A, 2, 3), 10)  # 6 - 8 E[X/(1+X)], X ~ Bin(3, 1/2)
+    >>> round(rdm_bibd_expected_error(A, 2, 0), 10)  # 6 - 8 E[X/(1+X)], X ~ Bin(3, 1/2)
     1.75
     """
     delta, lam = _constant_intersection(A)
     n, k = np.asarray(A).shape
     ell = check_int("ell", ell, low=1)
-    m = _survivors_count(survivors_count, n)
+    m = _survivors(s, n)
     max_terms = check_int("max_terms", max_terms, low=1)
     parts = 2 ** (ell - 1)
     terms = math.comb(m + parts - 1, parts - 1)

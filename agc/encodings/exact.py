@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from agc._checks import check_int
+from agc._checks import check_binary_matrix, check_int
 from agc.assignments.bipartite import cyclic
 from agc.code import Code
 
@@ -16,11 +16,12 @@ def chebyshev_nodes(n):
     return np.cos(np.pi * (2 * np.arange(n) + 1) / (2 * n))
 
 
-def polynomial(n, s, ell):
+def polynomial(A, ell):
     r"""Ye–Abbe polynomial code: zero error for every survivor set of size at least ``n - s``.
 
-    ``k = n`` chunks on the cyclic assignment with load :math:`\gamma = s + \ell` (worker
-    ``j`` holds chunks ``j, …, j+s+ℓ-1`` mod ``n``). With ``N = n - s``, worker ``j`` evaluates
+    The assignment must be cyclic with ``k = n`` chunks, ``A = agc.assignments.cyclic(n, n, load)``
+    (worker ``j`` holds chunks ``j, …, j + load - 1`` mod ``n``), and the code tolerates
+    :math:`s = \mathrm{load} - \ell` stragglers: the load is :math:`\gamma = s + \ell`. With ``N = n - s``, worker ``j`` evaluates
     at the node :math:`\alpha_j` the vector polynomial
 
     .. math:: q(x) = \sum_{i,u} Z_i(x) Q_{i,u}(x)\, g_i^{(u)}, \qquad
@@ -41,16 +42,20 @@ def polynomial(n, s, ell):
 
     Parameters
     ----------
-    n : int
-        Workers and chunks.
-    s : int
-        Stragglers tolerated, ``0 <= s <= n - ell``.
+    A : array_like, shape (n, n)
+        The cyclic assignment ``cyclic(n, n, load)`` with ``load >= ell``.
     ell : int
         Communication reduction.
 
     Returns
     -------
     agc.Code
+        ``params["s"]`` holds the number of stragglers tolerated, ``load - ell``.
+
+    Raises
+    ------
+    ValueError
+        If ``A`` is not a cyclic assignment with ``k = n``, or ``load < ell``.
 
     References
     ----------
@@ -59,16 +64,20 @@ def polynomial(n, s, ell):
     Examples
     --------
     >>> import agc
-    >>> code = polynomial(5, 1, 2)
-    >>> bool(agc.optimal_error(code, [0, 2, 3, 4]) < 1e-12)
-    True
+    >>> code = polynomial(agc.assignments.cyclic(5, 5, 3), 2)  # load 3 = s + ell: one straggler
+    >>> code.params["s"], bool(agc.optimal_error(code, [0, 2, 3, 4]) < 1e-12)
+    (1, True)
     """
-    n = check_int("n", n, low=1)
-    ell = check_int("ell", ell, low=1, high=n)
-    s = check_int("s", s, low=0, high=n - ell)
+    A = check_binary_matrix("A", A)
+    n, k = A.shape
+    load = int(A[0].sum())
+    if k != n or load == 0 or not np.array_equal(A, cyclic(n, n, load)):
+        raise ValueError(f"A must be the cyclic assignment agc.assignments.cyclic(n, n, load) with k = n "
+                         f"(the polynomial code needs it), got shape {A.shape}")
+    ell = check_int("ell", ell, low=1, high=load)
+    s = load - ell
     N = n - s
     alpha = chebyshev_nodes(n)
-    A = cyclic(n, n, s + ell)
     B = np.zeros((n, n * ell))
     for i in range(n):
         holders = A[:, i].astype(bool)

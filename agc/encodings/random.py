@@ -33,8 +33,7 @@ import scipy.optimize
 import scipy.sparse
 
 from agc._checks import as_generator, check_binary_matrix, check_int
-from agc.code import Code
-from agc.decoding import EXACT_TOL
+from agc.code import EXACT_TOL, Code
 
 #: Smallest allowed per-chunk normaliser :math:`\sum_{j \in N(i)} v_u[j]^2` (with
 #: :math:`\lVert v_u \rVert^2 = n`); below it a chunk is treated as unreachable by block ``u``.
@@ -45,18 +44,12 @@ def _seed_record(seed):
     return int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None
 
 
-def _frozen(array):
-    array = np.array(array, dtype=np.float64)
-    array.setflags(write=False)
-    return array
-
-
 def rdm(A, ell, seed=None, dist="rademacher"):
     r"""Random diagonal matrices: :math:`B^{(u)} = \Lambda_u A`, :math:`\Lambda_u = \operatorname{diag}(r_u)`.
 
     Worker ``j`` first sums its chunks, :math:`h_j = \sum_{i \in N(j)} g_i`, then sends
     :math:`f_j = \sum_u r_u[j]\, h_j^{(u)}`: one random sign (or Gaussian weight) per worker and
-    block. The ``ell × n`` weights are kept in ``code.params["signs"]`` (row ``u`` is
+    block. The ``ell × n`` weights are kept in ``code.vectors`` (row ``u`` is
     :math:`r_u`); with them and constant replication :math:`\gamma`, the decoder
     :math:`D[u, j] = r_u[j] / (\gamma (1 - p))` is unbiased over signs and Bernoulli(``p``)
     failures together, provided the signs are redrawn (a new ``seed``) every iteration
@@ -75,8 +68,8 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     Returns
     -------
     agc.Code
-        ``name="rdm"``; ``params`` holds ``ell``, ``dist``, ``seed`` (``None`` unless an int)
-        and ``signs`` (read-only, shape ``(ell, n)``).
+        ``name="rdm"``; ``params`` holds ``ell``, ``dist`` and ``seed`` (``None`` unless an
+        int); ``code.vectors`` (read-only, shape ``(ell, n)``) holds the signs, row ``u`` is :math:`r_u`.
 
     Raises
     ------
@@ -91,7 +84,7 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     --------
     >>> import agc
     >>> code = rdm(agc.assignments.cyclic(4, 4, 2), 2, seed=0)
-    >>> code.params["signs"].shape
+    >>> code.vectors.shape
     (2, 4)
     >>> bool(np.all(np.abs(code.B[:, :4]) == code.assignment))
     True
@@ -107,8 +100,8 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     else:
         signs = rng.standard_normal((ell, n))
     B = np.hstack([signs[u][:, None] * A for u in range(ell)])
-    params = {"ell": ell, "dist": dist, "seed": _seed_record(seed), "signs": _frozen(signs)}
-    return Code(B, A, ell, name="rdm", params=params)
+    params = {"ell": ell, "dist": dist, "seed": _seed_record(seed)}
+    return Code(B, A, ell, name="rdm", params=params, vectors=signs)
 
 
 def hadamard(A, ell, seed=None):
@@ -157,7 +150,7 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
     where :math:`N(i)` are the holders of chunk ``i``: on every chunk's holders the vectors
     :math:`v_1, …, v_\ell` are orthogonal. The fixed decoder :math:`D_{\mathrm{full}}[u, j] = v_u[j]`
     then gives :math:`(D_{\mathrm{full}} B)_{u, wk+i} = c_w[i]\,(A^\top(v_u \circ v_w))_i = [u = w]`,
-    i.e. :math:`D_{\mathrm{full}} B = T`; it is stored as ``code.params["vectors"]``, and
+    i.e. :math:`D_{\mathrm{full}} B = T`; it is stored as ``code.vectors``, and
     :math:`D_{\mathrm{full}}[:, S]/(1-p)` is unbiased under Bernoulli(``p``) failures.
 
     **Where it exists.** Write :math:`\gamma_i` for the replication of chunk ``i``. For every
@@ -201,9 +194,9 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
     Returns
     -------
     agc.Code
-        ``name="rhpnc"``; ``params`` holds ``ell``, ``variant``, ``seed`` and ``vectors``
-        (read-only, shape ``(ell, n)``; row ``u`` is :math:`v_u`, normalised to
-        :math:`\lVert v_u \rVert^2 = n` in the Gaussian variant).
+        ``name="rhpnc"``; ``params`` holds ``ell``, ``variant`` and ``seed``; ``code.vectors``
+        (read-only, shape ``(ell, n)``) holds :math:`v_u` in row ``u``, normalised to
+        :math:`\lVert v_u \rVert^2 = n` in the Gaussian variant.
 
     Raises
     ------
@@ -225,11 +218,11 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
     >>> import agc
     >>> A = agc.assignments.cyclic(8, 4, 2)  # n = 8 > (ell-1)k = 4, replication 4
     >>> code = rhpnc(A, 2, seed=0)
-    >>> D_full = code.params["vectors"]
+    >>> D_full = code.vectors
     >>> bool(np.allclose(D_full @ code.B, code.target))
     True
     >>> code = rhpnc(A, 2, seed=0, variant="pm1")
-    >>> code.params["vectors"][0]
+    >>> code.vectors[0]
     array([1., 1., 1., 1., 1., 1., 1., 1.])
     """
     A = check_binary_matrix("A", A)
@@ -259,8 +252,8 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
         raise ValueError(
             f"rhpnc({variant!r}) is not numerically exact: ||V B - T||_F / sqrt(k*ell) = {residual:.3g} > {EXACT_TOL:g}"
         )
-    params = {"ell": ell, "variant": variant, "seed": _seed_record(seed), "vectors": _frozen(V)}
-    return Code(B, A, ell, name="rhpnc", params=params)
+    params = {"ell": ell, "variant": variant, "seed": _seed_record(seed)}
+    return Code(B, A, ell, name="rhpnc", params=params, vectors=V)
 
 
 def _gaussian_vectors(A, ell, rng):

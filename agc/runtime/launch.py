@@ -8,7 +8,7 @@ On one machine, from Python::
     import agc
     from agc.runtime import run
     code = agc.make_code("cyclic", "rdm", ell=2, seed=0, n=8, k=8, load=3)
-    results = run(code, iters=30, stragglers=2, delay="bernoulli:base=0.05,p=0.2,factor=5")
+    results = run(code, iters=30, s=2, delay="bernoulli:base=0.05,p=0.2,factor=5")
 
 or from the shell (without ``RANK`` in the environment the module starts all ranks itself)::
 
@@ -50,14 +50,16 @@ from pathlib import Path
 
 import numpy as np
 
-from agc._checks import check_int, parse_key_values
+from agc._checks import check_int
+from agc._parse import parse_key_values
 from agc.code import Code
 from agc.registry import family_function, make_code, parameters
 from agc.runtime.delays import parse_delay, parse_exits
 from agc.runtime.options import add_run_arguments
 from agc.runtime.protocol import PS_RANK
 from agc.runtime.server import RunConfig
-from agc.training import OPTIMIZERS, Scheme, as_scheme, save_results
+from agc.schemes import Scheme, as_scheme
+from agc.training import OPTIMIZERS, save_results
 
 #: Seconds a rank waits for a peer inside gloo (setup, and a worker's wait for its next command).
 MIN_PROCESS_GROUP_TIMEOUT = 300.0
@@ -71,15 +73,15 @@ def _positive(name, value, allow_none=False):
     return float(value)
 
 
-def make_config(code, dataset="digits", iters=50, stragglers=0, delay=None, seed=0, lr=None, deadline=None,
+def make_config(code, dataset="digits", iters=50, s=0, delay=None, seed=0, lr=None, deadline=None,
                 check=False, *, decoder=None, optimizer="sgd", hidden=128, exits=None, hangs=None, survivors=None,
                 preempt=True, worker_timeout=30.0, keep_estimates=False, dataset_options=None):
     """Validate the arguments of :func:`run` and return a :class:`agc.runtime.server.RunConfig`."""
     if not isinstance(code, (Code, Scheme)):
-        raise TypeError(f"code must be an agc.Code or an agc.training.Scheme, got {type(code).__name__}")
+        raise TypeError(f"code must be an agc.Code or an agc.schemes.Scheme, got {type(code).__name__}")
     scheme = as_scheme(code, decoder)
     if scheme.code is None:
-        raise ValueError("code: the scheme 'full' has no workers; pass a code or agc.training.ignore_stragglers(n)")
+        raise ValueError("code: the scheme 'full' has no workers; pass a code or agc.schemes.ignore_stragglers(n)")
     n = scheme.code.n
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(map(repr, OPTIMIZERS))}")
@@ -93,7 +95,7 @@ def make_config(code, dataset="digits", iters=50, stragglers=0, delay=None, seed
         raise TypeError(f"dataset must be a name ('digits' or 'mnist'), got {type(dataset).__name__}")
     return RunConfig(
         scheme=scheme, dataset=dataset, dataset_options=dict(dataset_options or {}),
-        iters=check_int("iters", iters, low=0), stragglers=check_int("stragglers", stragglers, low=0, high=n - 1),
+        iters=check_int("iters", iters, low=0), s=check_int("s", s, low=0, high=n - 1),
         deadline=_positive("deadline", deadline, allow_none=True), survivors=survivors,
         seed=check_int("seed", seed, low=0), lr=lr, optimizer=optimizer, hidden=check_int("hidden", hidden, low=1),
         check=bool(check), delay=parse_delay(delay), exits=parse_exits(exits, n),
@@ -173,7 +175,7 @@ def _stop(processes, grace):
             process.join(timeout=2.0)
 
 
-def run(code, dataset="digits", iters=50, stragglers=0, delay=None, seed=0, lr=None, deadline=None, check=False,
+def run(code, dataset="digits", iters=50, s=0, delay=None, seed=0, lr=None, deadline=None, check=False,
         out=None, *, decoder=None, optimizer="sgd", hidden=128, exits=None, hangs=None, survivors=None,
         preempt=True, worker_timeout=30.0, timeout=None, keep_estimates=False, dataset_options=None,
         start_method="forkserver"):
@@ -184,15 +186,15 @@ def run(code, dataset="digits", iters=50, stragglers=0, delay=None, seed=0, lr=N
 
     Parameters
     ----------
-    code : agc.Code or agc.training.Scheme
+    code : agc.Code or agc.schemes.Scheme
         The code (decoded with ``decoder``), or a scheme such as
-        :func:`agc.training.ignore_stragglers` (``n`` uncoded workers, survivors rescaled).
+        :func:`agc.schemes.ignore_stragglers` (``n`` uncoded workers, survivors rescaled).
     dataset : str
         ``"digits"`` or ``"mnist"`` (:func:`agc.data.load_dataset`, options in ``dataset_options``).
     iters : int
         Iterations (optimiser steps).
-    stragglers : int
-        ``s``: the PS keeps the first ``n − s`` messages of each iteration (``0``: wait for all).
+    s : int
+        Stragglers: the PS keeps the first ``n − s`` messages of each iteration (``0``: wait for all).
     delay : None, str, dict or agc.runtime.delays.Delay
         Straggler model, :data:`agc.runtime.DELAY_MODELS` (e.g. ``"shifted_exponential:shift=0.05,scale=0.05"``).
     seed : int
@@ -261,7 +263,7 @@ def run(code, dataset="digits", iters=50, stragglers=0, delay=None, seed=0, lr=N
     TimeoutError
         If the run exceeds ``timeout``.
     """
-    config = make_config(code, dataset, iters, stragglers, delay, seed, lr, deadline, check, decoder=decoder,
+    config = make_config(code, dataset, iters, s, delay, seed, lr, deadline, check, decoder=decoder,
                          optimizer=optimizer, hidden=hidden, exits=exits, hangs=hangs, survivors=survivors,
                          preempt=preempt,
                          worker_timeout=worker_timeout, keep_estimates=keep_estimates,
@@ -328,7 +330,7 @@ def named_code(workers, family, encoding, ell, params=None, seed=0):
     return code
 
 
-def run_named(workers, family, encoding, ell, *, params=None, stragglers=0, delay="none", iters=50, seed=0,
+def run_named(workers, family, encoding, ell, *, params=None, s=0, delay="none", iters=50, seed=0,
               lr=None, deadline=None, check=False, out=None, decoder=None, exits=None, hidden=128,
               dataset="digits", preempt=True, worker_timeout=30.0, timeout=None):
     """:func:`run` with the code named by strings and numbers (for the ``agc run`` command).
@@ -357,7 +359,7 @@ def run_named(workers, family, encoding, ell, *, params=None, stragglers=0, dela
         If the code does not have ``workers`` workers.
     """
     code = named_code(workers, family, encoding, ell, params, seed)
-    return run(code, dataset, iters, stragglers, delay, seed, lr, deadline, check, out, decoder=decoder,
+    return run(code, dataset, iters, s, delay, seed, lr, deadline, check, out, decoder=decoder,
                exits=exits, hidden=hidden, preempt=preempt, worker_timeout=worker_timeout, timeout=timeout)
 
 
@@ -381,7 +383,7 @@ def run_locally(args):
 
 
 def _options(args):
-    return dict(stragglers=args.stragglers, delay=args.delay, iters=args.iters, seed=args.seed, lr=args.lr,
+    return dict(s=args.s, delay=args.delay, iters=args.iters, seed=args.seed, lr=args.lr,
                 deadline=args.deadline, check=args.check, out=args.out, decoder=args.decoder, exits=args.exits,
                 hidden=args.hidden, dataset=args.dataset, preempt=not args.no_preempt,
                 worker_timeout=args.worker_timeout)
@@ -404,7 +406,7 @@ def main(argv=None):
         if rank == PS_RANK:
             code = named_code(args.workers, args.family, args.encoding, args.ell, parse_key_values(args.param),
                               args.seed)
-            config = make_config(code, args.dataset, args.iters, args.stragglers, args.delay, args.seed, args.lr,
+            config = make_config(code, args.dataset, args.iters, args.s, args.delay, args.seed, args.lr,
                                  args.deadline, args.check, decoder=args.decoder, hidden=args.hidden,
                                  exits=args.exits, preempt=not args.no_preempt, worker_timeout=args.worker_timeout)
         results = _serve_rank(rank, world_size, config, args.out, args.worker_timeout)

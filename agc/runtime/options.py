@@ -16,7 +16,9 @@ def add_run_arguments(parser):
     parser.add_argument("--ell", type=int, required=True, help="communication reduction ell")
     parser.add_argument("-P", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a family or encoding parameter; n and k default to --workers")
-    parser.add_argument("--stragglers", type=int, default=0, help="s: the PS keeps the first n - s messages")
+    # --stragglers is the spelling to use under torchrun, whose parser reads --s as an abbreviation of its own options
+    parser.add_argument("--s", "--stragglers", type=int, default=0, dest="s",
+                        help="s, the number of stragglers: the PS keeps the first n - s messages")
     parser.add_argument("--delay", default="none", help="model:key=value,... one of " + ", ".join(DELAY_MODELS))
     parser.add_argument("--deadline", type=float, help="seconds: keep every message in by then instead")
     parser.add_argument("--decoder", help="optimal (default), unbiased or rescaled")

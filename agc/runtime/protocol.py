@@ -53,8 +53,3 @@ HEADER_BYTES = 8
 def worker_rank(worker):
     """Rank of worker ``worker`` (0-based row of ``B``)."""
     return worker + 1
-
-
-def rank_worker(rank):
-    """Worker index of rank ``rank`` (``rank >= 1``)."""
-    return rank - 1

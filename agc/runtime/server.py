@@ -9,7 +9,7 @@ One iteration ``t`` (DESIGN §2.1, failure model (d)):
    a message whose header says ``t' < t`` was computed from old parameters: it is drained,
    counted and dropped, never used;
 3. it decodes the kept messages with :meth:`agc.Code.decode` and the scheme's decoder for that
-   survivor set (:func:`agc.training.decoder_matrix`, by default :func:`agc.optimal_decoder`),
+   survivor set (:func:`agc.schemes.decoder_matrix`, by default :func:`agc.optimal_decoder`),
    writes the estimate as the gradient and steps the optimiser, exactly as the simulator's
    :func:`agc.training.coded_step` does.
 
@@ -46,14 +46,16 @@ import torch.nn.functional as F
 from torch.nn.utils import parameters_to_vector
 
 from agc._checks import check_int
+from agc._io import json_ready
 from agc.code import block_length
 from agc.data import load_dataset, split_chunks
 from agc.engine import optimal_error
 from agc.runtime.delays import Delay
 from agc.runtime.protocol import (BYE, FLOAT_BYTES, HEADER_BYTES, STEP, STOP, TAG_CONTROL, TAG_HEADER, TAG_PARAMS,
                                   TAG_PAYLOAD, TAG_READY, worker_rank)
-from agc.training import (ChunkedData, Scheme, accuracy, decoder_matrix, exact_fixed_decoder, make_optimizer, mlp,
-                          relative_error, write_gradient)
+from agc.schemes import Scheme, decoder_matrix, exact_fixed_decoder
+from agc.seeds import streams
+from agc.training import ChunkedData, accuracy, make_optimizer, mlp, relative_error, write_gradient
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,11 @@ class RunConfig:
 
     Attributes
     ----------
-    scheme : agc.training.Scheme
+    scheme : agc.schemes.Scheme
         The code and its decoder.
     dataset : str
         Name for :func:`agc.data.load_dataset`; ``dataset_options`` are passed to it.
-    iters, stragglers, deadline, survivors, seed, lr, optimizer, hidden, check, delay, exits,
+    iters, s, deadline, survivors, seed, lr, optimizer, hidden, check, delay, exits,
     hangs, preempt, worker_timeout, keep_estimates
         See :func:`agc.runtime.run`.
     """
@@ -75,7 +77,7 @@ class RunConfig:
     dataset: str = "digits"
     dataset_options: dict = field(default_factory=dict)
     iters: int = 50
-    stragglers: int = 0
+    s: int = 0
     deadline: float | None = None
     survivors: tuple | None = None
     seed: int = 0
@@ -100,23 +102,15 @@ class RunConfig:
         code = self.code
         return {
             "scheme": self.scheme.name, "decoder": self.scheme.decoder, "code": repr(code), "n": code.n,
-            "k": code.k, "ell": code.ell, "code_params": {key: _plain(value) for key, value in code.params.items()},
+            "k": code.k, "ell": code.ell, "code_params": json_ready(code.params),
             "dataset": self.dataset, "dataset_options": dict(self.dataset_options), "iters": self.iters,
-            "stragglers": self.stragglers, "deadline": self.deadline,
+            "s": self.s, "deadline": self.deadline,
             "survivors": list(self.survivors) if self.survivors is not None else None, "seed": self.seed,
             "lr": self.lr, "optimizer": self.optimizer, "hidden": self.hidden, "check": self.check,
             "delay": {"model": self.delay.model, **self.delay.params},
             "exits": {str(w): t for w, t in self.exits.items()}, "hangs": {str(w): t for w, t in self.hangs.items()},
             "preempt": self.preempt, "worker_timeout": self.worker_timeout,
         }
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
 
 
 class _Link:
@@ -180,19 +174,17 @@ class ParameterServer:
         self.X, self.y = data.X_train.to(torch.float32), data.y_train
         self.X_test, self.y_test = data.X_test.to(torch.float32), data.y_test
         self.features, self.classes = data.features, data.classes
-        # The same seed streams as agc.training.train: model, chunk split, (failures), delays.
-        model_seed, split_seed, _, delay_seed = np.random.SeedSequence(config.seed).spawn(4)
-        self.model = mlp(self.features, hidden=config.hidden, classes=self.classes,
-                         seed=int(model_seed.generate_state(1)[0]))
+        seeds = streams(config.seed)  # the same streams as agc.training.train: model, chunk split, delays
+        self.model = mlp(self.features, hidden=config.hidden, classes=self.classes, seed=seeds.model_seed)
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
         if code.k > self.X.shape[0]:
             raise ValueError(f"code {code.name!r} has k={code.k} chunks but the training set only "
                              f"{self.X.shape[0]} samples")
-        self.chunks = split_chunks(self.X.shape[0], code.k, seed=np.random.default_rng(split_seed))
-        self.delay = Delay(config.delay.model, config.delay.params, int(delay_seed.generate_state(1)[0]))
+        self.chunks = split_chunks(self.X.shape[0], code.k, seed=seeds.split())
+        self.delay = Delay(config.delay.model, config.delay.params, seeds.delay_seed)
         self.d = sum(p.numel() for p in self.model.parameters())
         self.m = block_length(self.d, code.ell)
-        self.rate = config.stragglers / code.n
+        self.p = config.s / code.n  # what the unbiased decoder rescales by
         self.D_full = exact_fixed_decoder(config.scheme) if config.scheme.decoder != "optimal" else None
         self.full_batch = ChunkedData(self.X, self.y, self.chunks) if config.check else None
         self.events = queue.Queue()
@@ -288,7 +280,7 @@ class ParameterServer:
             return not [j for j in pending if j in config.survivors]
         if config.deadline is not None:
             return not pending or time.perf_counter() - start >= config.deadline
-        return len(received) >= min(self.code.n - config.stragglers, len(received) + len(pending))
+        return len(received) >= min(self.code.n - config.s, len(received) + len(pending))
 
     def _timeout(self, start):
         now = time.perf_counter()
@@ -339,7 +331,7 @@ class ParameterServer:
         mask[used] = True
         messages = (torch.stack([received[j][0] for j in used]) if used
                     else torch.zeros(0, self.m, dtype=torch.float32))
-        decoder = decoder_matrix(config.scheme, mask, self.rate, self.D_full)
+        decoder = decoder_matrix(config.scheme, mask, self.p, self.D_full)
         estimate = code.decode(messages, mask, decoder, d=self.d)
         decoded = time.perf_counter()
         record = {"iteration": t}
