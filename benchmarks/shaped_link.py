@@ -150,8 +150,8 @@ def main():
         frames = overhead + max(nbytes * 8 / tcp_payload_rate(rate) - burst * 8 / rate, 0.0)
         median = statistics.median(seconds)
         low, _, high = statistics.quantiles(seconds, n=4)
-        per = 1e3 / messages  # ms, per message of a stream
-        print(f"{name:10s} {floats:7d} {nbytes:8d} {median * per:10.2f} {low * per:6.2f}-{high * per:<6.2f} "
+        per = 1e3 / messages  # ms; a stream's row is per message (bytes too)
+        print(f"{name:10s} {floats:7d} {nbytes // messages:8d} {median * per:10.2f} {low * per:6.2f}-{high * per:<6.2f} "
               f"{bare * per:8.2f} {median / bare:6.3f} {frames * per:10.2f} {median / frames:6.3f}")
 
 if __name__ == "__main__":

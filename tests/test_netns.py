@@ -195,7 +195,7 @@ def test_topology():
         assert isinstance(net, ShapedNetwork)
         assert {net.ps_namespace, net.workers_namespace} <= _namespaces()
         token = net.ps_namespace.split("-")[2]
-        assert net.ps_namespace == f"{PREFIX}-{pid}-{token}-ps" and net.workers_namespace == f"{PREFIX}-{pid}-{token}-wk"
+        assert (net.ps_namespace, net.workers_namespace) == (f"{PREFIX}-{pid}-{token}-ps", f"{PREFIX}-{pid}-{token}-wk")
         assert len(token) == 6 and int(token, 16) >= 0
         assert max(len(net.ps_interface), len(net.workers_interface)) <= 15
         assert not {net.ps_interface, net.workers_interface} & _host_links()  # never in the host's namespace

@@ -44,21 +44,28 @@ moves :math:`r \cdot 1448/1514 \approx 0.956\,r` bits of payload per second at a
 then the rate applies. tbf's manual asks for ``burst ≥ rate/HZ`` (4 ms of traffic at HZ = 250);
 with high-resolution timers (this kernel) less suffices, and a smaller bucket makes the time of
 a short message closer to ``bytes·8/rate``. :func:`default_burst` is 1 ms of traffic, at least two
-full frames: measured at 100 mbit, a 640 µs bucket reaches 95.4 Mbit/s of payload (of 95.65
-possible) but a 128 µs one only 83.6; at 1 gbit a 1 ms bucket reaches 946-959 Mbit/s of 956. An
-isolated message is at most ``burst·8/rate`` (1 ms) faster than ``bytes·8/rate``.
+full frames. Measured payload rates of one bulk TCP flow: at 100 mbit (95.65 Mbit/s possible) a
+128 µs bucket gives 83.6, a 640 µs one 95.4, the 1 ms default 95.65-95.68; at 1 gbit (956
+possible) a 13 µs bucket gives 391, a 64 µs one 923-946 and the 1 ms default 950-957. A message sent
+after an idle period is at most ``burst·8/rate`` (1 ms) faster than ``bytes·8/rate``.
 
 **Limit.** The queue holds ``limit`` bytes; a packet beyond is dropped and its TCP flow backs off
 (a retransmission, a halved window), which makes message times irregular. Every byte waiting in
 the queue belongs to a TCP sender's unacknowledged data, which is bounded by its send buffer
 (``net.ipv4.tcp_wmem``, at most 4 MiB here), so a limit of ``flows × 4 MiB`` cannot drop. The
 default :data:`DEFAULT_LIMIT` (128 MiB) covers 32 concurrent senders at full buffers; a qdisc
-allocates nothing for its limit, only for packets actually queued. Measured at 100 mbit with 32
-flows: a 30 kB limit dropped 47 000 packets and lost 11 % of the throughput, a 1 MB limit still
-dropped some, a 100 MB limit none (the largest backlog seen was 0.5 MB). :meth:`ShapedNetwork.stats`
-reports the drops, so that a run can check there were none. Acknowledgements of the uplink travel
-on the downlink's queue (and the converse); the two directions of the PS protocol are not busy
-at once, so this does not slow either.
+allocates nothing for its limit, only for packets actually queued. Measured at 100 mbit with 1, 8
+and 32 concurrent flows of 3 MB: a 30 kB limit dropped 591, 7149 and 39 236 packets (aggregate
+payload 93.8, 77.2 and 84.7 Mbit/s of 95.65), a 200 kB limit 0, 2761 and 9079, a 1 MB limit 0, 0
+and 767, a 100 MB limit none (the largest backlog sampled was 0.5 MB: TCP's small-queue limit
+keeps each flow's share of the queue short). :meth:`ShapedNetwork.stats` reports the drops, so
+that a run can check there were none.
+
+**Both directions at once.** The uplink's acknowledgements travel on the downlink's queue and
+the converse, so when both directions carry bulk data each one's acknowledgements wait behind
+the other's data: measured, each direction then gets 84-98 % of its payload rate (20 and
+100 mbit, one or four flows each way) instead of 99-100 % alone. In the PS protocol this happens
+when fast workers upload while the PS is still sending :math:`\theta_t` to the others.
 
 **Running processes inside.** ``ip netns exec <namespace> <command>`` (:meth:`ShapedNetwork.exec_prefix`)
 starts a command inside; a process started by :mod:`multiprocessing` (forkserver or spawn) calls
@@ -351,7 +358,8 @@ class ShapedNetwork:
         for direction, (source, _) in DIRECTIONS.items():
             out = _run(["tc", "-j", "-s", "-n", self.namespace(source), "qdisc", "show", "dev", self.interface(source)])
             qdisc = next(q for q in json.loads(out) if q.get("root"))
-            counters[direction] = {key: int(qdisc[key]) for key in ("bytes", "packets", "drops", "overlimits", "backlog")}
+            counters[direction] = {key: int(qdisc[key])
+                                   for key in ("bytes", "packets", "drops", "overlimits", "backlog")}
         return counters
 
 
@@ -452,9 +460,7 @@ def shaped_network(uplink, downlink=None, *, name_prefix="agc", burst=None, limi
     """
     up = parse_rate(uplink, "uplink")
     down = up if downlink is None else parse_rate(downlink, "downlink")
-    if not isinstance(name_prefix, str) or not _PREFIX.fullmatch(name_prefix):
-        raise ValueError(f"name_prefix must be a lower-case letter followed by at most 11 letters or digits, "
-                         f"got {name_prefix!r}")
+    _check_prefix(name_prefix)
     frame = MTU + ETHERNET_HEADER
     if burst is not None:
         burst = check_int("burst", burst, low=frame, high=2**31 - 1)
@@ -504,9 +510,12 @@ def remove_stale(name_prefix="agc"):
 
     Raises
     ------
+    ValueError
+        If ``name_prefix`` is not a valid prefix (see :func:`shaped_network`).
     NetworkUnavailable
         If :func:`available` fails.
     """
+    _check_prefix(name_prefix)
     ok, reason = available()
     if not ok:
         raise NetworkUnavailable(reason)
@@ -605,6 +614,12 @@ def measure_throughput(net, nbytes, direction="up", flows=1, timeout=60.0):
     if seconds <= 0:
         raise RuntimeError(f"{nbytes} bytes arrived in one read; send more to measure a rate")
     return Throughput(direction, flows, total, seconds, (total - first) * 8 / seconds)
+
+
+def _check_prefix(name_prefix):
+    if not isinstance(name_prefix, str) or not _PREFIX.fullmatch(name_prefix):
+        raise ValueError(f"name_prefix must be a lower-case letter followed by at most 11 lower-case letters or "
+                         f"digits, got {name_prefix!r}")
 
 
 def _check_namespace(name):
