@@ -8,7 +8,27 @@ import numpy as np
 
 
 def check_int(name, value, *, low=None, high=None):
-    """Return ``value`` as an ``int`` after checking its type and range (bounds inclusive)."""
+    """Return ``value`` as an ``int`` after checking its type and range (bounds inclusive).
+
+    Parameters
+    ----------
+    name : str
+        The parameter named in the error.
+    value : object
+    low, high : int, optional
+        Inclusive bounds.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (a bool is not).
+    ValueError
+        If ``value`` lies outside ``[low, high]``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
@@ -20,7 +40,27 @@ def check_int(name, value, *, low=None, high=None):
 
 
 def check_probability(name, value, *, allow_one=False):
-    """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]`` with ``allow_one``)."""
+    """Return ``value`` as a float in ``[0, 1)`` (or ``[0, 1]`` with ``allow_one``).
+
+    Parameters
+    ----------
+    name : str
+        The parameter named in the error.
+    value : object
+    allow_one : bool
+        Accept ``1``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If ``value`` is not finite or lies outside the interval.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
@@ -32,16 +72,57 @@ def check_probability(name, value, *, allow_one=False):
 
 
 def as_generator(seed):
-    """Return a :class:`numpy.random.Generator` from an int, ``None`` or a Generator."""
+    """Return a :class:`numpy.random.Generator` from an int, ``None`` or a Generator.
+
+    Parameters
+    ----------
+    seed : int, None or numpy.random.Generator
+        A Generator is returned as it is (so a caller's stream continues).
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    TypeError
+        For any other type (the message names ``seed``).
+    ValueError
+        For a negative integer (numpy's seeds are non-negative).
+    """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.default_rng(check_int("seed", seed, low=0))
     raise TypeError(f"seed must be an int, None or a numpy.random.Generator, got {seed!r}")
 
 
 def check_matrix(name, value, *, shape=None, finite=True):
-    """Return ``value`` as a 2-D float64 array, checking shape and finiteness."""
+    """Return ``value`` as a 2-D float64 array, checking shape and finiteness.
+
+    Parameters
+    ----------
+    name : str
+        The parameter named in the error.
+    value : array_like
+    shape : tuple, optional
+        Expected shape; ``None`` entries are free.
+    finite : bool
+        Reject NaN and infinities.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not numeric.
+    ValueError
+        If it is not 2-D, has the wrong shape, or is not finite.
+    """
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -58,7 +139,23 @@ def check_matrix(name, value, *, shape=None, finite=True):
 
 
 def check_binary_matrix(name, value):
-    """Return a 0/1 integer matrix, raising when an entry is not 0 or 1."""
+    """Return a 0/1 integer matrix, raising when an entry is not 0 or 1.
+
+    Parameters
+    ----------
+    name : str
+        The parameter named in the error.
+    value : array_like
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Raises
+    ------
+    ValueError
+        If an entry is not 0 or 1 (or the matrix is not 2-D and finite).
+    """
     array = check_matrix(name, value)
     if not np.all((array == 0) | (array == 1)):
         raise ValueError(f"{name} must contain only 0 and 1")
@@ -69,6 +166,26 @@ def survivor_mask(survivors, n, name="survivors"):
     """Turn an index array or a boolean mask of length ``n`` into a boolean mask.
 
     Raises when an index is out of range or repeated, or a mask has the wrong length.
+
+    Parameters
+    ----------
+    survivors : array_like
+        Worker indices, or a boolean mask of length ``n``.
+    n : int
+        Workers.
+    name : str
+        The parameter named in the errors.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+
+    Raises
+    ------
+    TypeError
+        If ``survivors`` is neither integer indices nor a boolean mask.
+    ValueError
+        If an index is out of range or repeated, or a mask has the wrong length.
     """
     array = np.asarray(survivors)
     if array.dtype == bool:
@@ -89,7 +206,25 @@ def survivor_mask(survivors, n, name="survivors"):
 
 
 def mask_batch(masks, n, name="masks"):
-    """Return a boolean ``(m, n)`` array of survivor masks."""
+    """Return a boolean ``(m, n)`` array of survivor masks.
+
+    Parameters
+    ----------
+    masks : array_like of bool or 0/1, shape (m, n) or (n,)
+    n : int
+        Workers.
+    name : str
+        The parameter named in the errors.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (m, n)
+
+    Raises
+    ------
+    ValueError
+        If the shape is wrong or an entry is not boolean or 0/1.
+    """
     array = np.asarray(masks)
     if array.ndim == 1:
         array = array[None, :]

@@ -77,6 +77,30 @@ def _cmd_error(args):
     return 0
 
 
+def _dataset_options(args):
+    """The loader options of ``--dataset``, ``--data-dir`` and ``--train-size`` (images only).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    dict
+    """
+    from agc.data import auto_dataset
+
+    name = auto_dataset() if args.dataset == "auto" else args.dataset
+    if name == "digits":
+        if args.data_dir is not None or args.train_size is not None:
+            raise ValueError("--data-dir and --train-size apply to mnist and fashion-mnist, not to digits")
+        return {}
+    options = {"train_size": args.train_size}
+    if args.data_dir is not None:
+        options["path"] = args.data_dir
+    return options
+
+
 def _cmd_train(args):
     from agc import schemes, training
     from agc.data import load_dataset
@@ -93,8 +117,9 @@ def _cmd_train(args):
         scheme = schemes.ignore_stragglers(args.workers)
     else:
         scheme = schemes.full_gradient()
-    loader_args = {"path": args.mnist_dir} if args.dataset == "mnist" else {}
-    dataset = load_dataset(args.dataset, **loader_args)
+    if args.lr is not None:
+        training.check_learning_rate(args.lr, name="--lr")
+    dataset = load_dataset(args.dataset, **_dataset_options(args))
     result = training.train(scheme, dataset, failures=args.failures, p=args.p, s=args.s, optimizer=args.optimizer,
                             lr=args.lr, iters=args.iters, seed=args.seed, progress=True)
     final_accuracy = result.test_accuracy[-1] if result.test_accuracy else float("nan")
@@ -125,11 +150,18 @@ def _cmd_sweep(args):
     except SweepError as exc:
         print(f"agc: sweep: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(table)} records from {len(grid_points(grid))} point(s) -> {Path(args.out_dir) / Path(args.chapter).stem / 'records.csv'}")
+    where = Path(args.out_dir) / Path(args.chapter).stem / "records.csv"
+    print(f"{len(table)} records from {len(grid_points(grid))} point(s) -> {where}")
     return 0
 
 
 def build_parser():
+    """The ``agc`` argument parser (every subcommand).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = _Parser(prog="agc", description="Communication-efficient approximate gradient coding.")
     parser.add_argument("--version", action="version", version=f"agc {agc.__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -148,8 +180,13 @@ def build_parser():
     error.set_defaults(run=_cmd_error)
 
     train = commands.add_parser("train", help="train the MLP with coded gradients under a failure model")
-    train.add_argument("--dataset", default="digits", help="digits (bundled) or mnist (local files; default digits)")
-    train.add_argument("--mnist-dir", help="directory with the MNIST IDX files or mnist.npz (else $AGC_MNIST_DIR)")
+    train.add_argument("--dataset", default="digits", choices=["digits", "mnist", "fashion-mnist", "auto"],
+                       help="digits (bundled, default), fashion-mnist (Debian's dataset-fashion-mnist), mnist "
+                            "(local files) or auto (mnist if $AGC_MNIST_DIR is set, else fashion-mnist, else digits)")
+    train.add_argument("--data-dir", "--mnist-dir", dest="data_dir",
+                       help="directory with the IDX files (mnist: else $AGC_MNIST_DIR; fashion-mnist: else "
+                            "/usr/share/datasets/fashion-mnist)")
+    train.add_argument("--train-size", type=int, help="a seeded subset of this many training images (images only)")
     train.add_argument("--scheme", choices=["coded", "full", "ignore"], default="coded",
                        help="coded (needs --family/--encoding/--ell), full gradient, or ignore stragglers")
     train.add_argument("--family", help="assignment family (see `agc info`)")

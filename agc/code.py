@@ -26,7 +26,19 @@ EXACT_TOL = 1e-9
 
 
 def block_length(d, ell):
-    r"""Length :math:`\lceil d/\ell \rceil` of one block (and of one worker's message)."""
+    r"""Length :math:`\lceil d/\ell \rceil` of one block (and of one worker's message).
+
+    Parameters
+    ----------
+    d : int
+        Gradient length, ``d >= 1``.
+    ell : int
+        Blocks, ``ell >= 1``.
+
+    Returns
+    -------
+    int
+    """
     d = check_int("d", d, low=1)
     ell = check_int("ell", ell, low=1)
     return -(-d // ell)
@@ -37,6 +49,16 @@ def split_blocks(G, ell):
 
     Row ``u * k + i`` is block ``u`` of chunk ``i``; ``d`` is zero-padded to ``ell·⌈d/ℓ⌉``.
     Works on NumPy arrays and torch tensors alike.
+
+    Parameters
+    ----------
+    G : numpy.ndarray or torch.Tensor, shape (k, d)
+        Row ``i`` is the gradient on chunk ``i``.
+    ell : int
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (k * ell, ⌈d/ℓ⌉)
 
     Examples
     --------

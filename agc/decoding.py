@@ -70,7 +70,24 @@ def _min_norm_lstsq(A, b):
 
 
 def decoding_error(code, survivors, decoder):
-    r"""Error :math:`\lVert D B_S - T \rVert_F^2` of an explicit decoder ``D``."""
+    r"""Error :math:`\lVert D B_S - T \rVert_F^2` of an explicit decoder ``D``.
+
+    Parameters
+    ----------
+    code : agc.Code
+    survivors : array_like
+        Index array or boolean mask of length ``n``.
+    decoder : array_like, shape (ell, |S|)
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the decoder has the wrong shape.
+    """
     mask = survivor_mask(survivors, code.n)
     D = np.asarray(decoder, dtype=np.float64)
     if D.shape != (code.ell, int(mask.sum())):
@@ -119,7 +136,8 @@ def unbiased_decoder(code, survivors, p, D_full=None):
 
     Under Bernoulli(``p``) failures (each worker independently absent with probability ``p``)
     :math:`\mathbb{E}[D B_S] = T`, so the decoded gradient is unbiased, with
-    :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2 = \frac{p}{1-p}\sum_j \lVert D_{\mathrm{full}}[:,j]\rVert^2 \lVert B_{j,:}\rVert^2`
+    :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2
+    = \frac{p}{1-p}\sum_j \lVert D_{\mathrm{full}}[:,j]\rVert^2 \lVert B_{j,:}\rVert^2`
     (DESIGN §2.4; see :func:`agc.bounds.unbiased_expected_error`).
 
     Parameters
@@ -130,6 +148,10 @@ def unbiased_decoder(code, survivors, p, D_full=None):
         Failure probability in ``[0, 1)``.
     D_full : numpy.ndarray, optional
         A precomputed :func:`fixed_decoder` (saves a least-squares solve per call).
+
+    Returns
+    -------
+    numpy.ndarray, shape (ell, |S|)
     """
     p = check_probability("p", p)
     mask = survivor_mask(survivors, code.n)

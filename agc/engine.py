@@ -21,7 +21,8 @@ Everything reduces to ``s × s`` blocks of three ``n × n`` matrices computed on
 (:math:`UU^\top`, :math:`(BB^\top)^+` and :math:`U\Sigma^{-1}T'^\top`), so each pattern costs
 ``O(s³)`` (an ``s × s`` eigendecomposition and solve) instead of a least-squares problem of
 size ``(n - s) × kℓ``. With full row rank (:math:`UU^\top = I`) this is the Schur-complement
-downdate :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top (W_{RR})^{-1} Y_R`. The same formula covers rank-deficient codes (fractional
+downdate :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top (W_{RR})^{-1} Y_R`.
+The same formula covers rank-deficient codes (fractional
 repetition, stacking, ``n > kℓ``): a straggler removes a direction of the row space only when
 its singular value is one to within ``LOST_TOL``.
 
@@ -68,7 +69,7 @@ _SPECTRA = weakref.WeakKeyDictionary()
 
 
 class _Spectrum:
-    """Thin SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
+    r"""Thin SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
 
     ``projector = U Uᵀ`` (``I`` when ``B`` has full row rank), ``gram_pinv = U Σ⁻² Uᵀ``
     (:math:`(BB^\top)^+`) and ``target_rows = U Σ⁻¹ T'ᵀ``, with ``T' = T V``. Scaling a row of

@@ -16,8 +16,8 @@ from agc._checks import as_generator, check_int, check_probability
 
 __all__ = [
     "FAILURE_MODELS",
-    "FailureModel",
     "MAX_ENUMERATION_N",
+    "FailureModel",
     "all_straggler_sets",
     "bernoulli_enumeration",
     "bernoulli_masks",

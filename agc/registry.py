@@ -20,6 +20,10 @@ FAMILIES = {
     "affine_plane": (assignments, "affine_plane", "AG(2,q): q^2 chunks, q^2+q workers, load q"),
     "steiner_triple_system": (assignments, "steiner_triple_system", "STS(v): triples as workers, points as chunks"),
     "complete_design": (assignments, "complete_design", "all t-subsets of a v-set as workers"),
+    "random_regular": (assignments, "random_regular", "adjacency of a random degree-regular graph (seeded)"),
+    "random_fixed_load": (assignments, "random_fixed_load",
+                          "every worker holds load random chunks (seeded; irregular replication)"),
+    "bernoulli": (assignments, "bernoulli_assignment", "each worker holds each chunk with probability load/k (seeded)"),
     "srg": (None, "srg_assignment", "strongly regular graph: adjacency (or incidence) as assignment"),
 }
 
@@ -31,6 +35,8 @@ ENCODINGS = {
     "rhpnc": ("rhpnc", "random Hadamard product with null-space constraint (exact with no straggler)"),
     "hadamard": ("hadamard", "independent random coefficients per worker, chunk and block"),
     "polynomial": ("polynomial", "Ye-Abbe exact code on the cyclic assignment with k = n, s = load - ell"),
+    "expander": ("expander", "Raviv et al.: normalised adjacency A/degree of a regular graph (ell = 1)"),
+    "sgc": ("stochastic_code", "Bitar et al.: stochastic gradient coding weights (ell = 1)"),
 }
 
 

@@ -14,13 +14,14 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from agc._checks import check_int
 
-__all__ = ["Streams", "streams"]
+__all__ = ["Streams", "seed_record", "streams"]
 
 
 class Streams(NamedTuple):
@@ -80,3 +81,22 @@ def streams(seed):
     """
     seed = check_int("seed", seed, low=0)
     return Streams(*np.random.SeedSequence(seed).spawn(4))
+
+
+def seed_record(seed):
+    """The seed to record with a result: the ``int`` itself, else ``None`` (a Generator is not reproducible by value).
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> seed_record(3), seed_record(np.random.default_rng(3))
+    (3, None)
+    """
+    return int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None

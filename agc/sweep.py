@@ -395,7 +395,7 @@ def sweep(
         if force or not _is_done(final, parameters):
             try:
                 _run_point(notebook, parameters, final, kernel, language)
-            except Exception as exc:  # noqa: BLE001 - reported for every point at the end
+            except Exception as exc:
                 failures[pid] = _keep_failed(exc, final.with_name(f"{pid}.partial"), failed)
                 continue
         shutil.rmtree(failed, ignore_errors=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from _results import machine, record
 from threadpoolctl import threadpool_limits
 
 import agc
-from _results import machine, record
 
 PATTERNS = 2000
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from _results import machine, record
 from threadpoolctl import threadpool_limits
 
 import agc
-from _results import machine, record
 
 ELL = 2
 SEEDS = range(5)
@@ -24,7 +24,8 @@ SEEDS = range(5)
 
 def timed(make):
     """Table cells for ``make(seed)`` over ``SEEDS``: median and maximum seconds, and the normalised
-    optimal error with no straggler (0 = exact); or why the construction does not exist."""
+    optimal error with no straggler (0 = exact); or why the construction does not exist.
+    """
     times = []
     for seed in SEEDS:
         start = time.perf_counter()

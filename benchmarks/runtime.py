@@ -33,11 +33,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from _results import machine, record
 
 import agc
 from agc.runtime import expected_wait, parse_delay, run
 from agc.schemes import ignore_stragglers
-from _results import machine, record
 
 N, S, ITERS, SEEDS = 8, 2, 50, (0, 1)
 DELAY = "bernoulli:base=0.05,p=0.2,factor=5"

@@ -1,4 +1,4 @@
-r"""Gloo over a shaped link: is the time of a message ``bytes·8/rate`` plus a fixed overhead?
+r"""Gloo over a shaped link: is the time of a message ``bytes·8/rate`` plus a fixed overhead.
 
 A parameter server (rank 0, in the PS's namespace) and 4 workers (ranks 1-4, in the workers'
 namespace) of :func:`agc.runtime.netns.shaped_network`, 100 mbit each way, gloo with
@@ -111,7 +111,7 @@ def _collect(results, processes, count):
             rows.append(results.get(timeout=1.0))
         except queue.Empty:
             if any(process.exitcode not in (None, 0) for process in processes):
-                raise SystemExit(f"shaped_link.py: a rank failed (exit codes {[p.exitcode for p in processes]})")
+                raise SystemExit(f"shaped_link.py: a rank failed (exit codes {[p.exitcode for p in processes]})") from None
     return rows
 
 

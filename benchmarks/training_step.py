@@ -21,12 +21,12 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _results import machine, record
 from threadpoolctl import threadpool_limits
 
 import agc
-from _results import machine, record
-from agc.data import load_digits, split_chunks
 from agc.assignments.bipartite import random_biregular
+from agc.data import load_digits, split_chunks
 from agc.failures import FailureModel
 from agc.training import ChunkedData, GradientBuffer, coded_step, full_step, mlp
 
@@ -55,7 +55,8 @@ def median_time(fn, repeats):
 
 def timings(variants, repeats):
     """Median time per call of each variant, the best of ROUNDS rounds that visit every variant in
-    turn, so that a burst of load on the machine hits all of them alike."""
+    turn, so that a burst of load on the machine hits all of them alike.
+    """
     for fn in variants.values():
         fn()  # warm-up
     best = dict.fromkeys(variants, math.inf)

@@ -1,4 +1,4 @@
-"""Open every chapter of the built book in headless Chromium and fail on a broken page.
+r"""Open every chapter of the built book in headless Chromium and fail on a broken page.
 
 Usage: ``python scripts/check_html.py [--html _build/html] [--out _build/screenshots]``
 (``make check-html`` builds the book first and installs Debian's ``chromium`` if missing).
@@ -228,7 +228,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     errors: list[str]
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):
         pass
 
     def log_request(self, code="-", size="-"):

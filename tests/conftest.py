@@ -15,7 +15,8 @@ def gaussian_code(A, ell, seed):
 
 def unbiased_estimates(code, G, p, D_full, draws, seed):
     """Estimates of ``G.sum(0)`` decoded with :func:`agc.unbiased_decoder` from the messages of
-    ``G``, one row per Bernoulli(``p``) survivor set (``draws`` sets, seeded)."""
+    ``G``, one row per Bernoulli(``p``) survivor set (``draws`` sets, seeded).
+    """
     messages = code.encode(G)
     masks = agc.failures.bernoulli_masks(code.n, p, draws, seed=seed)
     return np.array([np.asarray(code.decode(messages, m, agc.unbiased_decoder(code, m, p, D_full), d=G.shape[1]))

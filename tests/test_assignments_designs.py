@@ -27,7 +27,7 @@ def test_projective_plane_is_symmetric_bibd(q):
     v = q * q + q + 1
     assert A.dtype == np.int64
     np.testing.assert_array_equal(A, A.T)
-    assert bibd_parameters(A) == BIBDParameters(v=v, b=v, r=q + 1, k=q + 1, lam=1)
+    assert bibd_parameters(A) == BIBDParameters(v=v, b=v, r=q + 1, block_size=q + 1, lam=1)
     # Any two lines meet in exactly one point, any two points lie on exactly one line.
     expected = q * np.eye(v, dtype=np.int64) + np.ones((v, v), dtype=np.int64)
     np.testing.assert_array_equal(A @ A.T, expected)
@@ -38,7 +38,7 @@ def test_projective_plane_is_symmetric_bibd(q):
 def test_affine_plane_parameters(q):
     A = affine_plane(q)
     assert A.dtype == np.int64
-    assert bibd_parameters(A) == BIBDParameters(v=q * q, b=q * q + q, r=q + 1, k=q, lam=1)
+    assert bibd_parameters(A) == BIBDParameters(v=q * q, b=q * q + q, r=q + 1, block_size=q, lam=1)
 
 
 @pytest.mark.parametrize("q", PRIME_POWERS)
@@ -58,7 +58,7 @@ def test_field_modes_are_restored():
 @pytest.mark.parametrize("v", [3, 7, 9, 13, 15, 19])
 def test_steiner_triple_system(v):
     A = steiner_triple_system(v)
-    assert bibd_parameters(A) == BIBDParameters(v=v, b=v * (v - 1) // 6, r=(v - 1) // 2, k=3, lam=1)
+    assert bibd_parameters(A) == BIBDParameters(v=v, b=v * (v - 1) // 6, r=(v - 1) // 2, block_size=3, lam=1)
     assert len({tuple(row) for row in A.tolist()}) == len(A)
 
 
@@ -66,7 +66,7 @@ def test_steiner_triple_system(v):
 def test_complete_design(v, t):
     A = complete_design(v, t)
     expected = BIBDParameters(
-        v=v, b=math.comb(v, t), r=math.comb(v - 1, t - 1), k=t, lam=math.comb(v - 2, t - 2)
+        v=v, b=math.comb(v, t), r=math.comb(v - 1, t - 1), block_size=t, lam=math.comb(v - 2, t - 2)
     )
     assert bibd_parameters(A) == expected
     blocks = [tuple(np.flatnonzero(row)) for row in A]
@@ -76,7 +76,7 @@ def test_complete_design(v, t):
 def test_from_blocks_accepts_fano_plane():
     A = from_blocks(FANO)
     assert A.shape == (7, 7)
-    assert bibd_parameters(A) == BIBDParameters(v=7, b=7, r=3, k=3, lam=1)
+    assert bibd_parameters(A) == BIBDParameters(v=7, b=7, r=3, block_size=3, lam=1)
     for row, block in zip(A, FANO):
         assert set(np.flatnonzero(row)) == set(block)
 
@@ -92,9 +92,9 @@ def test_from_blocks_accepts_generators_and_numpy_points():
         ([[0, 1, 2], [0, 3], [1, 3], [2, 3]], None, r"block size \(points per block\) is not constant"),
         ([[0, 1], [1, 2], [0, 2], [0, 3]], None, r"replication \(blocks per point\) is not constant"),
         ([[0, 1], [2, 3], [0, 2], [1, 3]], None, r"pair count λ \(blocks per pair of points\) is not constant"),
-        (FANO[:-1] + [[2, 4, 4]], None, r"blocks\[6\] = \[2, 4, 4\] repeats a point"),
+        ([*FANO[:-1], [2, 4, 4]], None, r"blocks\[6\] = \[2, 4, 4\] repeats a point"),
         (FANO, 5, r"outside the points \[0, 4\] for v=5"),
-        (FANO[:-1] + [[2, -4, 5]], None, r"a point of blocks\[6\] must be >= 0, got -4"),
+        ([*FANO[:-1], [2, -4, 5]], None, r"a point of blocks\[6\] must be >= 0, got -4"),
         ([], None, "at least one block"),
         ([[0, 1], []], None, r"blocks\[1\] is empty"),
     ],
@@ -110,7 +110,7 @@ def test_pair_count_message_names_the_pair():
 
 
 def test_bibd_parameters_rejects_non_binary_and_degenerate_matrices():
-    with pytest.raises(ValueError, match="assignment must contain only 0 and 1"):
+    with pytest.raises(ValueError, match="A must contain only 0 and 1"):
         bibd_parameters([[1, 2], [1, 1]])
     with pytest.raises(ValueError, match="at least one block and two points"):
         bibd_parameters([[1], [1]])

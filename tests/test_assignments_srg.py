@@ -17,6 +17,7 @@ from agc.assignments import (
     shrikhande,
     srg,
     srg_parameters,
+    srg_spectrum,
     triangular,
 )
 
@@ -81,7 +82,7 @@ def test_paley_beyond_pure_python_field_order():
 
 def test_every_family_is_covered():
     assert {name for name, _, _ in KNOWN} == set(SRG_FAMILIES)
-    for name, (build, description) in SRG_FAMILIES.items():
+    for _name, (build, description) in SRG_FAMILIES.items():
         assert callable(build) and isinstance(description, str) and description
 
 
@@ -138,9 +139,31 @@ def test_srg_parameters_rejects(G, message):
         srg_parameters(G)
 
 
-def test_srg_parameters_rejects_non_graph():
-    with pytest.raises(TypeError, match="G must be a networkx graph"):
+def test_srg_parameters_rejects_non_graphs_and_accepts_adjacency_matrices():
+    with pytest.raises(ValueError, match="G as a matrix must be a square symmetric 0/1 adjacency matrix"):
         srg_parameters(np.eye(3))
+    with pytest.raises(TypeError, match="G must be a numeric 2-D array"):
+        srg_parameters("petersen")
+    assert srg_parameters(nx.to_numpy_array(nx.petersen_graph(), dtype=int)) == srg_parameters(nx.petersen_graph())
+
+
+@pytest.mark.parametrize("name", sorted(SRG_FAMILIES))
+def test_srg_spectrum_predicts_the_computed_eigenvalues(name):
+    params = {"paley": {"q": 13}, "triangular": {"m": 6}, "lattice": {"m": 4}}.get(name, {})
+    for complement in (False, True):
+        G = srg(name, complement=complement, **params)
+        eigenvalues = np.linalg.eigvalsh(nx.to_numpy_array(G))
+        predicted = srg_spectrum(srg_parameters(G))
+        assert sum(predicted.values()) == G.number_of_nodes()
+        for value, multiplicity in predicted.items():
+            assert np.sum(np.isclose(eigenvalues, value, atol=1e-8)) == multiplicity, (name, complement, value)
+
+
+def test_srg_spectrum_refuses_impossible_parameters():
+    with pytest.raises(ValueError, match="no SRG"):
+        srg_spectrum((11, 4, 1, 2))
+    with pytest.raises(ValueError, match="mu = 0"):
+        srg_spectrum((6, 2, 1, 0))
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import gaussian_code
 
 import agc
 from agc.bounds import rank_lower_bounds
-from conftest import gaussian_code
 
 
 def test_rank_bound_below_optimal_error(small_codes):

@@ -1,17 +1,19 @@
 """The classical ell = 1 codes: expander (Raviv et al.), graph schemes (Glasgow-Wootters), BGC/FRC
-(Charles et al.) and SGC (Bitar et al.), each checked on arithmetic independent of the code under test."""
+(Charles et al.) and SGC (Bitar et al.), each checked on arithmetic independent of the code under test.
+"""
 
 import math
 
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import z_scores
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import agc
+from agc.assignments import bernoulli_assignment
 from agc.encodings.classical import (
-    bernoulli_assignment,
     bernoulli_code,
     expander,
     graph_optimal_errors,
@@ -22,12 +24,11 @@ from agc.encodings.classical import (
     stochastic_code,
     stochastic_decoder,
 )
-from conftest import z_scores
 
 
 def srg_lambda(params):
     """max(|r|, |s|) of the restricted eigenvalues r, s of an SRG, from its parameters alone."""
-    v, kappa, lam, mu = params
+    _v, kappa, lam, mu = params
     root = math.sqrt((lam - mu) ** 2 + 4 * (kappa - mu))
     return max(abs((lam - mu + root) / 2), abs((lam - mu - root) / 2))
 
@@ -88,7 +89,8 @@ def test_raviv_bound_holds_on_every_pattern_of_their_experiment():
 
 def test_raviv_bound_is_attained_and_needs_the_smallest_eigenvalue():
     """On the 3-cube (bipartite) with one side straggling, the one-step error equals the bound with
-    lambda = |lambda_n| = d; with lambda_2 = 1 in its place the 'bound' would fail."""
+    lambda = |lambda_n| = d; with lambda_2 = 1 in its place the 'bound' would fail.
+    """
     cube = nx.convert_node_labels_to_integers(nx.hypercube_graph(3), ordering="sorted")
     code = expander(cube)
     side = np.array([bin(j).count("1") % 2 == 0 for j in range(8)])  # the bipartition by parity
@@ -101,7 +103,8 @@ def test_raviv_bound_is_attained_and_needs_the_smallest_eigenvalue():
 
 def test_worst_case_reaches_their_square_root_of_s_over_d_curve():
     """Their script plots sqrt(s/d) as 'Lower Bound (worst case)'; a local search (a lower estimate of
-    the true worst case) already finds straggler sets at least that bad on a random 3-regular graph."""
+    the true worst case) already finds straggler sets at least that bad on a random 3-regular graph.
+    """
     code = random_expander(50, 3, seed=0)
     for s in range(3, 8):
         assert agc.worst_case(code, s, method="search", restarts=1, seed=s).error >= s / 3
@@ -292,5 +295,5 @@ def test_bad_input_raises_naming_the_parameter():
         bernoulli_assignment(10, 10, "3")
     with pytest.raises(ValueError, match="A must give every chunk a holder, got none for chunk 3"):
         stochastic_code(np.array([[1, 1, 0, 0], [0, 1, 1, 0]]))
-    with pytest.raises(ValueError, match="p must lie in \\[0, 1\\), got 1.0"):
+    with pytest.raises(ValueError, match=r"p must lie in \[0, 1\), got 1.0"):
         stochastic_decoder(stochastic_code(agc.assignments.projective_plane(2)), [0], 1.0)

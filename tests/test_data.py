@@ -1,14 +1,24 @@
 """Datasets: digits, the MNIST readers (IDX, gzipped IDX, npz), errors, and the chunk split."""
 
 import gzip
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from agc.data import MNIST_FILES, load_dataset, load_digits, load_mnist, read_idx, split_chunks
+from agc.data import (
+    FASHION_MNIST_DIR,
+    MNIST_FILES,
+    auto_dataset,
+    fashion_mnist_installed,
+    load_dataset,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+    split_chunks,
+)
 
 IDX_CODES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype("i2"): 0x0B, np.dtype("i4"): 0x0C,
              np.dtype("f4"): 0x0D, np.dtype("f8"): 0x0E}
@@ -153,7 +163,7 @@ def test_read_idx_rejects_bad_files(tmp_path):
 
 def test_load_dataset_dispatches_and_rejects_unknown_names():
     assert load_dataset("digits", seed=2).name == "digits"
-    with pytest.raises(ValueError, match="unknown dataset 'cifar10'; valid: 'digits', 'mnist'"):
+    with pytest.raises(ValueError, match="unknown dataset 'cifar10'; valid: 'digits', 'mnist', 'fashion-mnist', 'auto'"):
         load_dataset("cifar10")
 
 
@@ -170,26 +180,56 @@ def test_split_chunks_is_a_seeded_near_equal_partition():
         split_chunks(10, 11)
 
 
-def test_training_chapter_trains_on_mnist_when_the_files_are_there(tmp_path, monkeypatch):
-    """The chapter's MNIST branch, end to end: IDX files found through AGC_MNIST_DIR, a 784-wide
-    network, and every assertion of the chapter. The files hold scikit-learn's digits scaled up to
-    28×28 (a learnable stand-in: the real MNIST is not available offline)."""
-    import papermill
-    import sklearn.datasets
+def test_auto_dataset_prefers_mnist_then_fashion_mnist_then_digits(tmp_path):
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    assert auto_dataset(environ={}, fashion_dir=fashion) == "digits"
+    write_idx_set(fashion, tiny_mnist(), gzipped=tuple(MNIST_FILES))
+    assert fashion_mnist_installed(fashion)
+    assert auto_dataset(environ={}, fashion_dir=fashion) == "fashion-mnist"
+    assert auto_dataset(environ={"AGC_MNIST_DIR": str(tmp_path)}, fashion_dir=fashion) == "mnist"
+    assert auto_dataset(environ={"AGC_MNIST_DIR": ""}, fashion_dir=fashion) == "fashion-mnist"
 
-    digits = sklearn.datasets.load_digits()
-    images = np.kron(digits.images, np.ones((3, 3)))  # 8×8 -> 24×24
-    images = np.pad(images, ((0, 0), (2, 2), (2, 2))) * (255 / 16)  # 28×28, MNIST's 0..255 range
-    images, labels = images.round().astype(np.uint8), digits.target.astype(np.uint8)
-    write_idx_set(tmp_path, {"x_train": images[:1400], "y_train": labels[:1400],
-                             "x_test": images[1400:], "y_test": labels[1400:]}, gzipped=("x_train",))
-    monkeypatch.setenv("AGC_MNIST_DIR", str(tmp_path))
-    monkeypatch.delenv("AGC_RECORD_DIR", raising=False)
-    book = Path(__file__).resolve().parents[1] / "book"
-    out = tmp_path / "training.ipynb"
-    papermill.execute_notebook(book / "training.ipynb", out, cwd=book, progress_bar=False, kernel_name="python3",
-                               parameters={"mnist_train_size": None, "ps": [0.3], "seeds": 1})
-    first = next(cell for cell in json.loads(out.read_text())["cells"] if "dataset:" in "".join(
-        "".join(o.get("text", "")) for o in cell.get("outputs", [])))
-    text = "".join("".join(o.get("text", "")) for o in first["outputs"])
-    assert "name='mnist', train=(1400, 784)" in text and "network 784-128-10" in text
+
+def test_fashion_mnist_reader_on_idx_files_it_writes(tmp_path):
+    arrays = tiny_mnist(seed=3)
+    write_idx_set(tmp_path, arrays, gzipped=("x_train", "y_test"))
+    data = load_fashion_mnist(tmp_path)
+    assert data.name == "fashion-mnist" and data.features == 784 and data.classes <= 10
+    assert data.y_train.tolist() == arrays["y_train"].tolist()
+    subset = load_fashion_mnist(tmp_path, train_size=5, seed=1)
+    assert subset.X_train.shape == (5, 784)
+    assert torch.equal(subset.X_train, load_fashion_mnist(tmp_path, train_size=5, seed=1).X_train)
+
+
+@pytest.mark.skipif(not fashion_mnist_installed(), reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR} "
+                                                          "(make data)")
+def test_fashion_mnist_reader_on_the_real_files():
+    data = load_fashion_mnist(train_size=2000, test_size=500, seed=0)
+    assert data.X_train.shape == (2000, 784) and data.X_test.shape == (500, 784)
+    assert set(data.y_train.unique().tolist()) == set(range(10))
+    full = read_idx(Path(FASHION_MNIST_DIR) / "train-labels-idx1-ubyte.gz")
+    assert full.shape == (60000,) and np.bincount(full).tolist() == [6000] * 10  # balanced classes
+    assert read_idx(Path(FASHION_MNIST_DIR) / "t10k-images-idx3-ubyte.gz").shape == (10000, 28, 28)
+    assert load_dataset("auto", train_size=100).name in ("fashion-mnist", "mnist")
+
+
+def test_image_datasets_refuse_bad_files_naming_them(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
+        load_dataset("svhn")
+    with pytest.raises(FileNotFoundError, match=r"fashion-mnist not found in .*missing train-images-idx3-ubyte"):
+        load_fashion_mnist(tmp_path)
+    arrays = tiny_mnist()
+    write_idx_set(tmp_path, arrays)
+    path = tmp_path / MNIST_FILES["x_test"]
+    path.write_bytes(path.read_bytes()[:-7])  # a truncated download
+    with pytest.raises(ValueError, match=f"{path.name}: IDX shape"):
+        load_fashion_mnist(tmp_path)
+    write_idx_set(tmp_path, {**arrays, "y_train": np.where(np.arange(12) == 4, -1, arrays["y_train"]).astype(np.int8)})
+    with pytest.raises(ValueError, match=r"train labels must lie in 0\.\.9, got -1"):
+        load_mnist(tmp_path)
+    pixels = arrays["x_train"].astype(np.float32)
+    pixels[0, 0, 0] = np.nan
+    write_idx_set(tmp_path, {**arrays, "x_train": pixels})
+    with pytest.raises(ValueError, match="NaN or infinite pixels"):
+        load_mnist(tmp_path)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from conftest import unbiased_estimates, z_scores
 
 import agc
-from conftest import unbiased_estimates, z_scores
 
 
 def test_optimal_decoder_attains_optimal_error(small_codes):

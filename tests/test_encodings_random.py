@@ -2,10 +2,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import unbiased_estimates, z_scores
 
 import agc
 from agc.encodings import hadamard, rdm, rhpnc
-from conftest import unbiased_estimates, z_scores
 
 
 def constructions():
@@ -60,7 +60,7 @@ def test_bad_input_raises_naming_the_parameter(biregular):
     with pytest.raises(ValueError, match="ell=7 exceeds the replication 6"):
         rhpnc(A, 7)
     odd = agc.assignments.cyclic(9, 9, 3)  # replication 3
-    with pytest.raises(ValueError, match="even replication.*chunk 0 has 3"):
+    with pytest.raises(ValueError, match=r"even replication.*chunk 0 has 3"):
         rhpnc(odd, 2, variant="pm1")
     with pytest.raises(ValueError, match="divisible by 4"):
         rhpnc(A, 3, variant="pm1")  # replication 6

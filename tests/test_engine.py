@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import gaussian_code
 
 import agc
-from conftest import gaussian_code
 
 
 def test_batched_equals_single(small_codes):

@@ -24,9 +24,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agc.runtime import netns
-from agc.runtime.netns import (DEFAULT_LIMIT, MAX_RATE, MIN_RATE, NetworkUnavailable, ShapedNetwork, available,
-                               default_burst, enter_namespace, exec_prefix, measure_throughput, parse_rate,
-                               remove_stale, shaped_network, tcp_payload_rate)
+from agc.runtime.netns import (
+    DEFAULT_LIMIT,
+    MAX_RATE,
+    MIN_RATE,
+    NetworkUnavailable,
+    ShapedNetwork,
+    available,
+    default_burst,
+    enter_namespace,
+    exec_prefix,
+    measure_throughput,
+    parse_rate,
+    remove_stale,
+    shaped_network,
+    tcp_payload_rate,
+)
 
 psutil = pytest.importorskip("psutil")
 
@@ -224,7 +237,7 @@ def test_topology():
         assert net.gloo_environment("workers") == {"GLOO_SOCKET_IFNAME": net.workers_interface,
                                                     "MASTER_ADDR": net.ps_address}
         assert net.exec_prefix("ps") == ["ip", "netns", "exec", net.ps_namespace]
-        out = subprocess.run(net.exec_prefix("workers") + ["ip", "-j", "link", "show"], capture_output=True,
+        out = subprocess.run([*net.exec_prefix("workers"), "ip", "-j", "link", "show"], capture_output=True,
                              text=True, check=True).stdout
         assert {link["ifname"] for link in json.loads(out)} == {"lo", net.workers_interface}
     assert not {net.ps_namespace, net.workers_namespace} & _namespaces()
@@ -319,7 +332,7 @@ def test_remove_stale_after_sigkill():
     decoy = f"{PREFIX}-{child.pid}-zzzzzz-ps"  # not this module's name scheme
     subprocess.run(["ip", "netns", "add", occupied], check=True)
     subprocess.run(["ip", "netns", "add", decoy], check=True)
-    sleeper = subprocess.Popen(exec_prefix(occupied) + ["sleep", "30"])
+    sleeper = subprocess.Popen([*exec_prefix(occupied), "sleep", "30"])
     try:
         with shaped_network("10mbit", name_prefix=PREFIX) as live:  # owner alive: this process
             assert set(remove_stale(PREFIX)) == stale
@@ -336,7 +349,7 @@ def test_remove_stale_after_sigkill():
 def test_processes_left_inside_are_reported():
     with pytest.warns(RuntimeWarning, match="still inside"):
         with shaped_network("10mbit", name_prefix=PREFIX) as net:
-            sleeper = subprocess.Popen(net.exec_prefix("ps") + ["sleep", "30"])
+            sleeper = subprocess.Popen([*net.exec_prefix("ps"), "sleep", "30"])
             time.sleep(0.2)  # inside by now
     try:
         assert not {net.ps_namespace, net.workers_namespace} & _namespaces()

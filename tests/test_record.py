@@ -87,7 +87,7 @@ def test_read_records_merges_files_and_rejects_bad_lines(tmp_path):
         {"name": "b", "value": 2, "p": 0.1},
     ]
     (tmp_path / "records-3.jsonl").write_text('{"name": "c", "val')
-    with pytest.raises(ValueError, match="records-3.jsonl, line 1"):
+    with pytest.raises(ValueError, match=r"records-3\.jsonl, line 1"):
         rec.read_records(tmp_path)
     (tmp_path / "records-3.jsonl").write_text('{"name": "c"}\n')
     with pytest.raises(ValueError, match="needs a name and a value"):

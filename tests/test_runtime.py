@@ -13,15 +13,13 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pytest
 import torch
 
 import agc
 from agc.code import block_length
 from agc.data import load_digits, split_chunks
-from agc.runtime import DELAY_MODELS, parse_delay, parse_exits, run
-from agc.runtime import launch
+from agc.runtime import DELAY_MODELS, launch, parse_delay, parse_exits, run
 from agc.seeds import streams
 from agc.training import ChunkedData, coded_step, make_optimizer, mlp
 
@@ -37,7 +35,8 @@ RTOL, ATOL = 1e-4, 1e-6
 def _descendants():
     """Live processes started under this one, except multiprocessing's forkserver and resource
     tracker themselves (they serve every run of the session); the ranks forked by the forkserver
-    are its children, so they are counted."""
+    are its children, so they are counted.
+    """
     me = psutil.Process()
     alive = []
     for process in me.children(recursive=True):

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import unbiased_estimates
 
 import agc
-from agc.data import load_digits, split_chunks
 from agc.assignments.bipartite import random_biregular
+from agc.data import load_digits, split_chunks
 from agc.failures import FailureModel
 from agc.schemes import coded, full_gradient, ignore_stragglers
 from agc.training import (
@@ -24,7 +25,6 @@ from agc.training import (
     train,
 )
 from agc.training.gradients import _sequential_calls  # which fast path a model takes
-from conftest import unbiased_estimates
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def digits():
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """One intra-op thread: these tensors are small, and on a loaded machine several OpenMP
-    threads per process slow every operation down by an order of magnitude."""
+    threads per process slow every operation down by an order of magnitude.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -44,7 +45,8 @@ def one_torch_thread():
 
 def default_code(seed=0):
     """The experiments' default: RHPNC (Gaussian), ell = 2, on a random bi-regular graph
-    with 40 workers, 20 chunks, load 3 (replication 6)."""
+    with 40 workers, 20 chunks, load 3 (replication 6).
+    """
     return agc.encodings.rhpnc(random_biregular(40, 20, 3, seed=seed), 2, seed=seed)
 
 
@@ -104,7 +106,8 @@ def small_models():
 
 def _tied_sequential():
     """A Sequential whose first two Linear layers share one weight, with GELU and Tanh: the
-    layer-by-layer fast path sums the two uses."""
+    layer-by-layer fast path sums the two uses.
+    """
     first, second = torch.nn.Linear(5, 5), torch.nn.Linear(5, 5)
     second.weight = first.weight
     return torch.nn.Sequential(first, torch.nn.GELU(), second, torch.nn.Tanh(), torch.nn.Linear(5, 3)).double()

@@ -5,6 +5,8 @@ Each function returns an ``(n, k)`` 0/1 ``int64`` array, rows = workers, columns
 
 from __future__ import annotations
 
+import numbers
+
 import networkx as nx
 import numpy as np
 
@@ -186,6 +188,130 @@ def random_biregular(n, k, load, seed=None):
     A = np.zeros((n, k), dtype=np.int64)
     A[workers, chunks] = 1
     return A
+
+
+def bernoulli_assignment(n, k, load, seed=None):
+    r"""Random assignment with independent entries: worker ``j`` holds chunk ``i`` with probability ``load / k``.
+
+    The loads are :math:`\mathrm{Bin}(k, \delta/k)` (mean :math:`\delta`) and the replications
+    :math:`\mathrm{Bin}(n, \delta/k)` (mean :math:`n\delta/k`); a chunk may be held by nobody.
+
+    Parameters
+    ----------
+    n : int
+        Workers, ``n >= 1``.
+    k : int
+        Chunks, ``k >= 1``.
+    load : float
+        Expected chunks per worker, ``0 < load <= k``.
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, k)
+
+    Raises
+    ------
+    ValueError
+        If ``load`` is not in ``(0, k]``.
+
+    References
+    ----------
+    Z. Charles, D. Papailiopoulos and J. Ellenberg, *Approximate gradient coding via sparse
+    random graphs*, arXiv 1711.06771, 2017 (the Bernoulli gradient code).
+
+    Examples
+    --------
+    >>> A = bernoulli_assignment(50, 50, 5, seed=0)
+    >>> A.shape, bool((A == bernoulli_assignment(50, 50, 5, seed=0)).all())
+    ((50, 50), True)
+    """
+    n = check_int("n", n, low=1)
+    k = check_int("k", k, low=1)
+    if isinstance(load, bool) or not isinstance(load, numbers.Real):
+        raise TypeError(f"load must be a real number, got {load!r}")
+    if not (0 < load <= k):
+        raise ValueError(f"load must lie in (0, k={k}], got {load}")
+    return (as_generator(seed).random((n, k)) < load / k).astype(np.int64)
+
+
+def random_fixed_load(n, k, load, seed=None):
+    """Random assignment with a constant load: every worker holds ``load`` chunks chosen uniformly at random.
+
+    Each worker picks its ``load`` chunks without replacement, independently of the others, so
+    the replication is irregular (a chunk may be held by nobody): the instances on which a
+    bound must not assume constant replication.
+
+    Parameters
+    ----------
+    n : int
+        Workers, ``n >= 1``.
+    k : int
+        Chunks, ``k >= 1``.
+    load : int
+        Chunks per worker, ``1 <= load <= k``.
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, k)
+
+    Examples
+    --------
+    >>> A = random_fixed_load(5, 4, 2, seed=0)
+    >>> A.sum(axis=1).tolist()
+    [2, 2, 2, 2, 2]
+    """
+    n = check_int("n", n, low=1)
+    k = check_int("k", k, low=1)
+    load = check_int("load", load, low=1, high=k)
+    rng = as_generator(seed)
+    A = np.zeros((n, k), dtype=np.int64)
+    for j in range(n):
+        A[j, rng.choice(k, size=load, replace=False)] = 1
+    return A
+
+
+def random_regular(n, degree, seed=None):
+    r"""Adjacency assignment of a uniformly random ``degree``-regular graph on ``n`` vertices.
+
+    The graph is ``networkx.random_regular_graph(degree, n, seed=rng)`` (Steger–Wormald
+    pairing, close to uniform), turned into an assignment by :func:`graph_adjacency`: worker
+    ``j`` holds the chunks of the neighbours of vertex ``j``, so load = replication = ``degree``.
+
+    Parameters
+    ----------
+    n : int
+        Workers and chunks, ``n > degree``.
+    degree : int
+        ``1 <= degree < n`` with ``n * degree`` even.
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n)
+
+    Raises
+    ------
+    ValueError
+        If ``n * degree`` is odd or ``degree`` is out of range.
+
+    References
+    ----------
+    N. Raviv, I. Tamo, R. Tandon and A. G. Dimakis, *Gradient coding from cyclic MDS codes and
+    expander graphs*, ICML 2018.
+
+    Examples
+    --------
+    >>> A = random_regular(10, 3, seed=0)
+    >>> set(A.sum(axis=0).tolist()), bool((A == A.T).all())
+    ({3}, True)
+    """
+    n = check_int("n", n, low=2)
+    degree = check_int("degree", degree, low=1, high=n - 1)
+    if (n * degree) % 2:
+        raise ValueError(f"n * degree must be even for a regular graph, got n={n}, degree={degree}")
+    return graph_adjacency(nx.random_regular_graph(degree, n, seed=as_generator(seed)))
 
 
 def _sorted_simple_graph(G):

@@ -22,13 +22,28 @@ import numpy as np
 from agc._checks import check_binary_matrix, check_int
 from agc.assignments.fields import check_prime_power, field_tables
 
+
 class BIBDParameters(NamedTuple):
-    """Parameters of a BIBD: ``v`` points, ``b`` blocks, replication ``r``, block size ``k``, pair count ``lam``."""
+    r"""Parameters of a BIBD.
+
+    Attributes
+    ----------
+    v : int
+        Points (the chunks of the assignment).
+    b : int
+        Blocks (the workers).
+    r : int
+        Blocks through a point: the replication.
+    block_size : int
+        Points of a block: the load. Design theory calls it ``k``; here ``k`` is the number of chunks.
+    lam : int
+        Blocks through a pair of points, :math:`\lambda`.
+    """
 
     v: int
     b: int
     r: int
-    k: int
+    block_size: int
     lam: int
 
 
@@ -71,7 +86,7 @@ def projective_plane(q):
     >>> A.shape
     (7, 7)
     >>> bibd_parameters(A)
-    BIBDParameters(v=7, b=7, r=3, k=3, lam=1)
+    BIBDParameters(v=7, b=7, r=3, block_size=3, lam=1)
     """
     q = check_prime_power(q, "projective plane")
     tables = field_tables(q)
@@ -117,7 +132,7 @@ def affine_plane(q):
     Examples
     --------
     >>> bibd_parameters(affine_plane(3))
-    BIBDParameters(v=9, b=12, r=4, k=3, lam=1)
+    BIBDParameters(v=9, b=12, r=4, block_size=3, lam=1)
     """
     q = check_prime_power(q, "affine plane")
     tables = field_tables(q)
@@ -171,7 +186,7 @@ def steiner_triple_system(v):
     Examples
     --------
     >>> bibd_parameters(steiner_triple_system(9))
-    BIBDParameters(v=9, b=12, r=4, k=3, lam=1)
+    BIBDParameters(v=9, b=12, r=4, block_size=3, lam=1)
     """
     v = check_int("v", v, low=3)
     if v % 6 not in (1, 3):
@@ -286,7 +301,7 @@ def from_blocks(blocks, v=None):
     --------
     >>> fano = [[0, 1, 2], [0, 3, 4], [0, 5, 6], [1, 3, 5], [1, 4, 6], [2, 3, 6], [2, 4, 5]]
     >>> bibd_parameters(from_blocks(fano))
-    BIBDParameters(v=7, b=7, r=3, k=3, lam=1)
+    BIBDParameters(v=7, b=7, r=3, block_size=3, lam=1)
     """
     blocks = [[check_int(f"a point of blocks[{index}]", point, low=0) for point in block]
               for index, block in enumerate(blocks)]
@@ -317,7 +332,7 @@ def _constant(values, what, name):
     return low
 
 
-def bibd_parameters(assignment):
+def bibd_parameters(A):
     r"""Parameters :math:`(v, b, r, k, \lambda)` of a BIBD given as a blocks × points 0/1 matrix.
 
     Checks that the block size (row sums), the replication (column sums) and the pair count
@@ -325,13 +340,13 @@ def bibd_parameters(assignment):
 
     Parameters
     ----------
-    assignment : array_like, shape (b, v)
+    A : array_like, shape (b, v)
         0/1 matrix, rows = blocks (workers), columns = points (chunks), ``v >= 2``.
 
     Returns
     -------
     BIBDParameters
-        ``(v, b, r, k, lam)``: points, blocks, replication, block size and pair count.
+        ``(v, b, r, block_size, lam)``: points, blocks, replication, block size and pair count.
 
     Raises
     ------
@@ -347,16 +362,16 @@ def bibd_parameters(assignment):
     Examples
     --------
     >>> bibd_parameters(complete_design(5, 3))
-    BIBDParameters(v=5, b=10, r=6, k=3, lam=3)
+    BIBDParameters(v=5, b=10, r=6, block_size=3, lam=3)
     >>> bibd_parameters([[1, 1, 0], [0, 1, 1]])
     Traceback (most recent call last):
     ...
     ValueError: not a BIBD: replication (blocks per point) is not constant: it ranges from 1 to 2 (point 0 has 1)
     """
-    A = check_binary_matrix("assignment", assignment)
+    A = check_binary_matrix("A", A)
     b, v = A.shape
     if v < 2 or b < 1:
-        raise ValueError(f"assignment must have at least one block and two points, got shape {A.shape}")
+        raise ValueError(f"A must have at least one block and two points, got shape {A.shape}")
     k = _constant(A.sum(axis=1), "block size (points per block)", lambda i: f"block {i}")
     if k == 0:
         raise ValueError("not a BIBD: every block is empty")
@@ -366,4 +381,4 @@ def bibd_parameters(assignment):
     lam = _constant(
         together, "pair count λ (blocks per pair of points)", lambda i: f"the pair ({first[i]}, {second[i]})"
     )
-    return BIBDParameters(v=v, b=b, r=r, k=k, lam=lam)
+    return BIBDParameters(v=v, b=b, r=r, block_size=k, lam=lam)

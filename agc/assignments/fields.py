@@ -16,13 +16,23 @@ _PYTHON_FIELD_MAX_ORDER = 128
 
 
 class FieldTables(NamedTuple):
+    """Tables of GF(q) in galois's integer representation ``0..q-1``.
+
+    Attributes
+    ----------
+    add, sub, mul : numpy.ndarray, shape (q, q)
+        ``add[a, b]`` is the integer representation of ``a + b`` (likewise ``-`` and ``*``).
+    nonzero_square : numpy.ndarray of bool, shape (q,)
+        Whether each element is a non-zero square.
+    """
+
     add: np.ndarray
     sub: np.ndarray
     mul: np.ndarray
     nonzero_square: np.ndarray
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_tables(q):
     """Addition, subtraction and multiplication tables of GF(q) and its non-zero squares, all from galois.
 
@@ -57,7 +67,24 @@ def field_tables(q):
 
 
 def check_prime_power(q, what):
-    """Return ``q`` if it is a prime power, else raise ``ValueError`` naming the construction."""
+    """Return ``q`` if it is a prime power, else raise ``ValueError`` naming the construction.
+
+    Parameters
+    ----------
+    q : int
+        The order asked for.
+    what : str
+        The construction, for the message (``"projective plane"``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If ``q < 2`` or ``q`` is not a prime power.
+    """
     q = check_int("q", q, low=2)
     if not galois.is_prime_power(q):
         raise ValueError(

@@ -18,16 +18,27 @@ import inspect
 import itertools
 from typing import NamedTuple
 
-import galois
 import networkx as nx
 import numpy as np
 
-from agc._checks import check_int
-from agc.assignments.fields import field_tables
+from agc._checks import check_binary_matrix, check_int
+from agc.assignments.fields import check_prime_power, field_tables
 
 
 class SRGParameters(NamedTuple):
-    """Parameters of a strongly regular graph: ``v`` vertices, degree ``kappa``, ``lam`` and ``mu``."""
+    r"""Parameters of a strongly regular graph.
+
+    Attributes
+    ----------
+    v : int
+        Vertices.
+    kappa : int
+        Degree :math:`\kappa` (the load and replication of the adjacency assignment).
+    lam : int
+        Common neighbours of two adjacent vertices, :math:`\lambda`.
+    mu : int
+        Common neighbours of two distinct non-adjacent vertices, :math:`\mu`.
+    """
 
     v: int
     kappa: int
@@ -84,9 +95,7 @@ def paley(q):
     >>> srg_parameters(paley(13))
     SRGParameters(v=13, kappa=6, lam=2, mu=3)
     """
-    q = check_int("q", q, low=2)
-    if not galois.is_prime_power(q):
-        raise ValueError(f"q={q} is not a prime power; the Paley graph needs the finite field GF(q)")
+    q = check_prime_power(q, "Paley graph")
     if q % 4 != 1:
         raise ValueError(
             f"q={q} ≡ {q % 4} (mod 4); the Paley graph needs q ≡ 1 (mod 4) so that -1 is a square in GF(q) "
@@ -399,8 +408,8 @@ def srg_parameters(G):
 
     Parameters
     ----------
-    G : networkx.Graph
-        A simple undirected graph.
+    G : networkx.Graph or array_like, shape (v, v)
+        A simple undirected graph, or its 0/1 adjacency matrix (symmetric, zero diagonal).
 
     Returns
     -------
@@ -413,7 +422,7 @@ def srg_parameters(G):
         empty (:math:`\mu` or :math:`\lambda` undefined), or :math:`\lambda` or :math:`\mu` is
         not constant; the message says which.
     TypeError
-        If ``G`` is not a networkx graph.
+        If ``G`` is neither a networkx graph nor a numeric matrix.
 
     References
     ----------
@@ -424,18 +433,24 @@ def srg_parameters(G):
     >>> import networkx as nx
     >>> srg_parameters(nx.cycle_graph(5))
     SRGParameters(v=5, kappa=2, lam=0, mu=1)
+    >>> srg_parameters(nx.to_numpy_array(nx.petersen_graph(), dtype=int))
+    SRGParameters(v=10, kappa=3, lam=0, mu=1)
     >>> srg_parameters(nx.path_graph(3))
     Traceback (most recent call last):
     ...
     ValueError: G is not regular: degrees range from 1 to 2
     """
-    if not isinstance(G, nx.Graph):
-        raise TypeError(f"G must be a networkx graph, got {type(G).__name__}")
-    if G.is_directed() or G.is_multigraph():
-        raise ValueError(f"G must be a simple undirected graph, got a {type(G).__name__}")
-    if nx.number_of_selfloops(G):
-        raise ValueError(f"G must have no self-loops, got {nx.number_of_selfloops(G)}")
-    A = nx.to_numpy_array(G, dtype=np.int64, weight=None)
+    if isinstance(G, nx.Graph):
+        if G.is_directed() or G.is_multigraph():
+            raise ValueError(f"G must be a simple undirected graph, got a {type(G).__name__}")
+        if nx.number_of_selfloops(G):
+            raise ValueError(f"G must have no self-loops, got {nx.number_of_selfloops(G)}")
+        A = nx.to_numpy_array(G, dtype=np.int64, weight=None)
+    else:
+        A = check_binary_matrix("G", G)
+        if A.shape[0] != A.shape[1] or np.any(A != A.T) or np.any(np.diag(A) != 0):
+            raise ValueError(f"G as a matrix must be a square symmetric 0/1 adjacency matrix with zero diagonal, "
+                             f"got shape {A.shape}")
     v = len(A)
     if v == 0:
         raise ValueError("G has no vertices")
@@ -462,3 +477,45 @@ def srg_parameters(G):
             f"common neighbours"
         )
     return SRGParameters(v=v, kappa=kappa, lam=int(lam_values[0]), mu=int(mu_values[0]))
+
+
+def srg_spectrum(parameters):
+    r"""The three adjacency eigenvalues of an SRG and their multiplicities, from its parameters.
+
+    :math:`A^2 = \kappa I + \lambda A + \mu(J - I - A)` gives the eigenvalue :math:`\kappa` on
+    :math:`1` (once, for a connected graph) and, on :math:`1^\perp`, the roots
+    :math:`\theta > \tau` of :math:`x^2 - (\lambda - \mu)x - (\kappa - \mu) = 0`; their
+    multiplicities ``f`` and ``g`` follow from :math:`f + g = v - 1` and
+    :math:`\operatorname{tr} A = \kappa + f\theta + g\tau = 0`.
+
+    Parameters
+    ----------
+    parameters : SRGParameters or tuple
+        :math:`(v, \kappa, \lambda, \mu)`.
+
+    Returns
+    -------
+    dict
+        eigenvalue → multiplicity, ``{kappa: 1, theta: f, tau: g}``.
+
+    Raises
+    ------
+    ValueError
+        If the multiplicities are not non-negative integers (no SRG has these parameters), or
+        :math:`\mu = 0` (a disjoint union of complete graphs, whose eigenvalue :math:`\kappa` is
+        not simple).
+
+    Examples
+    --------
+    >>> srg_spectrum((10, 3, 0, 1))  # the Petersen graph
+    {3: 1, 1.0: 5, -2.0: 4}
+    """
+    v, kappa, lam, mu = (int(x) for x in parameters)
+    if mu == 0:
+        raise ValueError(f"mu = 0: SRG{(v, kappa, lam, mu)} is a disjoint union of complete graphs, not connected")
+    root = np.sqrt((lam - mu) ** 2 + 4 * (kappa - mu))
+    theta, tau = ((lam - mu) + root) / 2, ((lam - mu) - root) / 2
+    f = ((v - 1) * -tau - kappa) / (theta - tau)
+    if abs(f - round(f)) > 1e-9 or not 0 <= round(f) <= v - 1:
+        raise ValueError(f"no SRG{(v, kappa, lam, mu)}: the multiplicity of {theta:g} would be {f:g}")
+    return {kappa: 1, float(theta): round(f), float(tau): v - 1 - round(f)}

@@ -11,6 +11,15 @@ def rank_lower_bounds(code, masks):
     r"""Per-pattern rank bound :math:`\sum_i (\ell - r_i(S))_+` for a batch of survivor masks.
 
     Returns an integer array of shape ``(m,)``; see :func:`rank_lower_bound`.
+
+    Parameters
+    ----------
+    code : agc.Code
+    masks : array_like of bool, shape (m, n)
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (m,)
     """
     masks = mask_batch(masks, code.n)
     holders = masks.astype(np.int64) @ code.assignment  # r_i(S), shape (m, k)
@@ -158,6 +167,23 @@ def unbiased_expected_error(code, D_full, p):
               \sum_j \lVert D_{\mathrm{full}}[:, j]\rVert^2 \lVert B_{j,:}\rVert^2 .
 
     This is an upper bound on :math:`\mathbb{E}\,\mathrm{err}^*(S)`.
+
+    Parameters
+    ----------
+    code : agc.Code
+    D_full : array_like, shape (ell, n)
+        A decoder with :math:`D_{\mathrm{full}} B = T` (:func:`agc.fixed_decoder`).
+    p : float
+        Failure probability in ``[0, 1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``D_full`` has the wrong shape or ``p`` is out of range.
     """
     p = check_probability("p", p)
     D_full = np.asarray(D_full, dtype=np.float64)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 
+import networkx as nx
 import numpy as np
 from scipy.special import gammaln
 
 from agc._checks import check_binary_matrix, check_int, exactly_one, mask_batch, survivor_mask
+from agc.assignments import graph_adjacency, srg_parameters
 from agc.code import Code
 
 #: Largest number of sign-pattern counts :func:`rdm_bibd_expected_error` enumerates.
@@ -123,7 +125,20 @@ def stacking_bibd_error(A, ell, s):
 
 
 def rdm_pattern_bounds(A, ell, masks, dist="rademacher"):
-    r"""Batched :func:`rdm_pattern_bound`: one bound per row of ``masks`` (shape ``(m, n)``)."""
+    r"""Batched :func:`rdm_pattern_bound`: one bound per row of ``masks`` (shape ``(m, n)``).
+
+    Parameters
+    ----------
+    A : array_like, shape (n, k)
+        0/1 assignment.
+    ell : int
+    masks : array_like of bool, shape (m, n)
+    dist : {"rademacher", "gaussian"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,)
+    """
     A = check_binary_matrix("A", A)
     ell = check_int("ell", ell, low=1)
     c = _sign_constant(dist, ell)
@@ -312,30 +327,10 @@ def rdm_average_bound(A, ell, s, dist="rademacher"):
 
 
 def _srg_adjacency(graph):
-    """Adjacency matrix (0/1, symmetric, zero diagonal) and ``(κ, λ, μ)``; raise unless strongly regular."""
-    if hasattr(graph, "nodes") and hasattr(graph, "edges"):
-        from agc.assignments import graph_adjacency
-
-        graph = graph_adjacency(graph)
-    A = check_binary_matrix("graph", graph)
-    n = A.shape[0]
-    if A.shape != (n, n) or np.any(A != A.T) or np.any(np.diag(A) != 0):
-        raise ValueError(f"graph must be a square symmetric 0/1 adjacency matrix with zero diagonal, got shape {A.shape}")
-    degrees = A.sum(axis=1)
-    if degrees.min() != degrees.max() or degrees[0] < 1:
-        raise ValueError(f"graph must be regular of degree >= 1, got degrees in [{degrees.min()}, {degrees.max()}]")
-    square = A @ A
-    adjacent = A == 1
-    distinct = ~np.eye(n, dtype=bool) & ~adjacent
-    lam_values = np.unique(square[adjacent])
-    mu_values = np.unique(square[distinct])
-    if lam_values.size != 1 or mu_values.size > 1:
-        raise ValueError(
-            f"graph is not strongly regular: adjacent pairs have {lam_values.tolist()} common neighbours and "
-            f"non-adjacent pairs {mu_values.tolist()} (each must be a single value)"
-        )
-    mu = int(mu_values[0]) if mu_values.size else 0
-    return A, (int(degrees[0]), int(lam_values[0]), mu)
+    """Adjacency matrix and ``(κ, λ, μ)`` of a strongly regular graph (checked by :func:`agc.assignments.srg_parameters`)."""
+    A = graph_adjacency(graph) if isinstance(graph, nx.Graph) else check_binary_matrix("graph", graph)
+    _, kappa, lam, mu = srg_parameters(A)
+    return A, (kappa, lam, mu)
 
 
 def rdm_srg_bound(graph, ell, s=None, *, survivors=None, over="average", dist="rademacher"):
@@ -573,7 +568,19 @@ def _dominance_terms(code, masks):
 
 
 def diagonal_dominance_bounds(code, masks, refine=False):
-    r"""Batched :func:`diagonal_dominance_bound`: one bound per row of ``masks`` (shape ``(m, n)``)."""
+    r"""Batched :func:`diagonal_dominance_bound`: one bound per row of ``masks`` (shape ``(m, n)``).
+
+    Parameters
+    ----------
+    code : agc.Code
+    masks : array_like of bool, shape (m, n)
+    refine : bool
+        The refined form :math:`k\ell - b^2/a`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,)
+    """
     if not isinstance(code, Code):
         raise TypeError(f"code must be an agc.Code, got {type(code).__name__}")
     a, b = _dominance_terms(code, masks)

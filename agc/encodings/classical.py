@@ -13,7 +13,7 @@ error). The optimal decoder is :func:`agc.optimal_decoder` and its error :func:`
   edges of a graph, chunks its vertices; the code is ``agc.encodings.stacking(
   agc.assignments.graph_incidence(G), 1)``, and :func:`graph_optimal_errors` is their closed form
   of the optimal error over the components of the surviving graph.
-* **Bernoulli gradient codes** (Charles, Papailiopoulos and Ellenberg): :func:`bernoulli_assignment`
+* **Bernoulli gradient codes** (Charles, Papailiopoulos and Ellenberg): :func:`agc.assignments.bernoulli_assignment`
   and :func:`bernoulli_code`, decoded one-step (:func:`one_step_decoder`) or optimally. Their
   fractional repetition code is ``stacking(agc.assignments.fractional_repetition(n, k, load), 1)``.
 * **Stochastic gradient coding** (Bitar, Wootters and El Rouayheb): :func:`stochastic_code` and
@@ -22,22 +22,19 @@ error). The optimal decoder is :func:`agc.optimal_decoder` and its error :func:`
 
 from __future__ import annotations
 
-import numbers
+import dataclasses
 
 import networkx as nx
 import numpy as np
 
-from agc._checks import as_generator, check_binary_matrix, check_int, check_probability, mask_batch, survivor_mask
-from agc.assignments.bipartite import graph_adjacency
+from agc._checks import check_binary_matrix, check_int, check_probability, mask_batch, survivor_mask
+from agc.assignments.bipartite import bernoulli_assignment, graph_adjacency, random_regular
 from agc.code import Code
 from agc.decoding import unbiased_decoder
+from agc.seeds import seed_record
 
 #: Relative spread under which the column sums of ``B`` count as constant.
 CONSTANT_TOL = 1e-12
-
-
-def _seed_record(seed):
-    return int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None
 
 
 def _regular_adjacency(A):
@@ -146,9 +143,9 @@ def expander(A, ell=1):
 def random_expander(n, degree, seed=None):
     r"""The expander code of a uniformly random ``degree``-regular graph on ``n`` vertices.
 
-    The graph is ``networkx.random_regular_graph(degree, n, seed=rng)`` (Steger–Wormald
-    pairing, close to uniform); it is an expander with high probability, but not always
-    connected for ``degree <= 2``. Raviv et al.'s experiments use ``n = 50``, ``degree = 3``.
+    :func:`expander` of :func:`agc.assignments.random_regular` (close to uniform; an expander
+    with high probability, but not always connected for ``degree <= 2``). Raviv et al.'s
+    experiments use ``n = 50``, ``degree = 3``.
 
     Parameters
     ----------
@@ -174,13 +171,8 @@ def random_expander(n, degree, seed=None):
     >>> code.n, set(code.load.tolist()), bool((random_expander(50, 3, seed=0).B == code.B).all())
     (50, {3}, True)
     """
-    n = check_int("n", n, low=2)
-    degree = check_int("degree", degree, low=1, high=n - 1)
-    if (n * degree) % 2:
-        raise ValueError(f"n * degree must be even for a regular graph, got n={n}, degree={degree}")
-    G = nx.random_regular_graph(degree, n, seed=as_generator(seed))
-    code = expander(G)
-    return Code(code.B, code.assignment, 1, name="expander", params={**code.params, "seed": _seed_record(seed)})
+    code = expander(random_regular(n, degree, seed))
+    return dataclasses.replace(code, params={**code.params, "seed": seed_record(seed)})
 
 
 def _check_ell_argument(ell):
@@ -420,51 +412,6 @@ def graph_optimal_errors(A, masks):
     return np.array([_component_error(k, ends[mask].tolist()) for mask in masks])
 
 
-def bernoulli_assignment(n, k, load, seed=None):
-    r"""Random assignment with independent entries: worker ``j`` holds chunk ``i`` with probability ``load / k``.
-
-    The loads are :math:`\mathrm{Bin}(k, \delta/k)` (mean :math:`\delta`) and the replications
-    :math:`\mathrm{Bin}(n, \delta/k)` (mean :math:`n\delta/k`); a chunk may be held by nobody.
-
-    Parameters
-    ----------
-    n : int
-        Workers, ``n >= 1``.
-    k : int
-        Chunks, ``k >= 1``.
-    load : float
-        Expected chunks per worker, ``0 < load <= k``.
-    seed : int or numpy.random.Generator, optional
-
-    Returns
-    -------
-    numpy.ndarray, shape (n, k)
-
-    Raises
-    ------
-    ValueError
-        If ``load`` is not in ``(0, k]``.
-
-    References
-    ----------
-    Z. Charles, D. Papailiopoulos and J. Ellenberg, *Approximate gradient coding via sparse
-    random graphs*, arXiv 1711.06771, 2017 (the Bernoulli gradient code).
-
-    Examples
-    --------
-    >>> A = bernoulli_assignment(50, 50, 5, seed=0)
-    >>> A.shape, bool((A == bernoulli_assignment(50, 50, 5, seed=0)).all())
-    ((50, 50), True)
-    """
-    n = check_int("n", n, low=1)
-    k = check_int("k", k, low=1)
-    if isinstance(load, bool) or not isinstance(load, numbers.Real):
-        raise TypeError(f"load must be a real number, got {load!r}")
-    if not (0 < load <= k):
-        raise ValueError(f"load must lie in (0, k={k}], got {load}")
-    return (as_generator(seed).random((n, k)) < load / k).astype(np.int64)
-
-
 def bernoulli_code(n, k, load, seed=None):
     r"""Charles et al.'s Bernoulli gradient code (BGC): :math:`B = A`, :math:`A_{ji} \sim \mathrm{Bernoulli}(\delta/k)` i.i.d.
 
@@ -505,7 +452,7 @@ def bernoulli_code(n, k, load, seed=None):
     (4.0, 0.5)
     """
     A = bernoulli_assignment(n, k, load, seed)
-    params = {"load": float(load), "column_sum": n * load / k, "seed": _seed_record(seed)}
+    params = {"load": float(load), "column_sum": n * load / k, "seed": seed_record(seed)}
     return Code(A.astype(np.float64), A, 1, name="bgc", params=params)
 
 

@@ -11,7 +11,17 @@ from agc.code import Code
 
 
 def chebyshev_nodes(n):
-    r"""The ``n`` Chebyshev points of the first kind, :math:`\cos(\pi (2j+1) / 2n)`."""
+    r"""The ``n`` Chebyshev points of the first kind, :math:`\cos(\pi (2j+1) / 2n)`.
+
+    Parameters
+    ----------
+    n : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        Decreasing, in ``(-1, 1)``.
+    """
     n = check_int("n", n, low=1)
     return np.cos(np.pi * (2 * np.arange(n) + 1) / (2 * n))
 

@@ -25,8 +25,6 @@ that differ between workers, *do* change the error.)
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.linalg
 import scipy.optimize
@@ -34,14 +32,11 @@ import scipy.sparse
 
 from agc._checks import as_generator, check_binary_matrix, check_int
 from agc.code import EXACT_TOL, Code
+from agc.seeds import seed_record
 
 #: Smallest allowed per-chunk normaliser :math:`\sum_{j \in N(i)} v_u[j]^2` (with
 #: :math:`\lVert v_u \rVert^2 = n`); below it a chunk is treated as unreachable by block ``u``.
 NORMALISER_TOL = 1e-8
-
-
-def _seed_record(seed):
-    return int(seed) if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) else None
 
 
 def rdm(A, ell, seed=None, dist="rademacher"):
@@ -100,7 +95,7 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     else:
         signs = rng.standard_normal((ell, n))
     B = np.hstack([signs[u][:, None] * A for u in range(ell)])
-    params = {"ell": ell, "dist": dist, "seed": _seed_record(seed)}
+    params = {"ell": ell, "dist": dist, "seed": seed_record(seed)}
     return Code(B, A, ell, name="rdm", params=params, vectors=signs)
 
 
@@ -137,7 +132,7 @@ def hadamard(A, ell, seed=None):
     n, k = A.shape
     rng = as_generator(seed)
     B = np.tile(A, (1, ell)) * rng.standard_normal((n, k * ell))
-    return Code(B, A, ell, name="hadamard", params={"ell": ell, "seed": _seed_record(seed)})
+    return Code(B, A, ell, name="hadamard", params={"ell": ell, "seed": seed_record(seed)})
 
 
 def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
@@ -229,7 +224,7 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
     ell = check_int("ell", ell, low=1)
     if variant not in ("gaussian", "pm1"):
         raise ValueError(f"variant must be 'gaussian' or 'pm1', got {variant!r}")
-    n, k = A.shape
+    _n, k = A.shape
     replication = A.sum(axis=0)
     if np.any(replication == 0):
         raise ValueError(f"A must give every chunk a holder; chunk {int(np.argmin(replication))} has none")
@@ -252,7 +247,7 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
         raise ValueError(
             f"rhpnc({variant!r}) is not numerically exact: ||V B - T||_F / sqrt(k*ell) = {residual:.3g} > {EXACT_TOL:g}"
         )
-    params = {"ell": ell, "variant": variant, "seed": _seed_record(seed)}
+    params = {"ell": ell, "variant": variant, "seed": seed_record(seed)}
     return Code(B, A, ell, name="rhpnc", params=params, vectors=V)
 
 
@@ -289,7 +284,7 @@ def _gaussian_vectors(A, ell, rng):
 
 def _pm1_vectors(A, ell, rng, time_limit):
     """``v_1 = 1`` and ``v_2..v_ell`` in ``{±1}^n``, pairwise balanced on every chunk (one MILP)."""
-    n, k = A.shape
+    n, _k = A.shape
     V = np.ones((ell, n))
     if ell == 1:
         return V

@@ -59,7 +59,7 @@ from agc.runtime.options import add_run_arguments
 from agc.runtime.protocol import PS_RANK
 from agc.runtime.server import RunConfig
 from agc.schemes import Scheme, as_scheme
-from agc.training import OPTIMIZERS, save_results
+from agc.training import OPTIMIZERS, check_learning_rate, save_results
 
 #: Seconds a rank waits for a peer inside gloo (setup, and a worker's wait for its next command).
 MIN_PROCESS_GROUP_TIMEOUT = 300.0
@@ -86,7 +86,7 @@ def make_config(code, dataset="digits", iters=50, s=0, delay=None, seed=0, lr=No
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(map(repr, OPTIMIZERS))}")
     if lr is not None:
-        _positive("lr", lr)
+        check_learning_rate(lr)
     if survivors is not None:
         survivors = tuple(sorted(check_int("survivors", j, low=0, high=n - 1) for j in survivors))
         if len(set(survivors)) != len(survivors):
@@ -200,7 +200,7 @@ def run(code, dataset="digits", iters=50, s=0, delay=None, seed=0, lr=None, dead
     seed : int
         Seeds, as in :func:`agc.training.train`, the model, the chunk split, and the delays.
     lr : float, optional
-        Learning rate (default of :data:`agc.training.OPTIMIZERS`).
+        Learning rate (default :func:`agc.training.default_lr` for the optimizer and dataset).
     deadline : float, optional
         Seconds after sending :math:`\theta_t`: keep every message in by then (instead of the
         first ``n − s``), ending early when all live workers have answered.

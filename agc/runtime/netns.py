@@ -353,7 +353,8 @@ class ShapedNetwork:
 
     def stats(self):
         """Counters of the two qdiscs: ``{"up": {...}, "down": {...}}`` with ``bytes``, ``packets``,
-        ``drops``, ``overlimits`` and ``backlog`` (bytes queued now)."""
+        ``drops``, ``overlimits`` and ``backlog`` (bytes queued now).
+        """
         counters = {}
         for direction, (source, _) in DIRECTIONS.items():
             out = _run(["tc", "-j", "-s", "-n", self.namespace(source), "qdisc", "show", "dev", self.interface(source)])

@@ -7,7 +7,7 @@ pays those costs in the forkserver, whose forked children share the loaded modul
 no state the runs depend on (no global random state is used).
 """
 
-import sklearn.datasets  # noqa: F401  (imported by agc.data.load_digits)
+import sklearn.datasets
 import sklearn.model_selection  # noqa: F401
 import torch
 

@@ -51,8 +51,19 @@ from agc.code import block_length
 from agc.data import load_dataset, split_chunks
 from agc.engine import optimal_error
 from agc.runtime.delays import Delay
-from agc.runtime.protocol import (BYE, FLOAT_BYTES, HEADER_BYTES, STEP, STOP, TAG_CONTROL, TAG_HEADER, TAG_PARAMS,
-                                  TAG_PAYLOAD, TAG_READY, worker_rank)
+from agc.runtime.protocol import (
+    BYE,
+    FLOAT_BYTES,
+    HEADER_BYTES,
+    STEP,
+    STOP,
+    TAG_CONTROL,
+    TAG_HEADER,
+    TAG_PARAMS,
+    TAG_PAYLOAD,
+    TAG_READY,
+    worker_rank,
+)
 from agc.schemes import Scheme, decoder_matrix, exact_fixed_decoder
 from agc.seeds import streams
 from agc.training import ChunkedData, accuracy, make_optimizer, mlp, relative_error, write_gradient
@@ -176,7 +187,7 @@ class ParameterServer:
         self.features, self.classes = data.features, data.classes
         seeds = streams(config.seed)  # the same streams as agc.training.train: model, chunk split, delays
         self.model = mlp(self.features, hidden=config.hidden, classes=self.classes, seed=seeds.model_seed)
-        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr)
+        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr, dataset=data.name)
         if code.k > self.X.shape[0]:
             raise ValueError(f"code {code.name!r} has k={code.k} chunks but the training set only "
                              f"{self.X.shape[0]} samples")
@@ -308,7 +319,7 @@ class ParameterServer:
             return float(F.cross_entropy(self.model(self.X), self.y))
 
     def iteration(self, t):
-        """Run iteration ``t``: send :math:`\\theta_t`, collect, decode, step; return its record."""
+        r"""Run iteration ``t``: send :math:`\\theta_t`, collect, decode, step; return its record."""
         code, config = self.code, self.config
         self.losses.append(self._loss())
         self.started = start = time.perf_counter()
@@ -403,7 +414,7 @@ class ParameterServer:
         results = {
             "config": self.config.describe(), "d": self.d, "message_floats": self.m,
             "message_bytes": self.m * FLOAT_BYTES, "iterations": self.iterations, "loss": self.losses,
-            "seconds": seconds, "elapsed": np.cumsum([0.0] + seconds).tolist(),
+            "seconds": seconds, "elapsed": np.cumsum([0.0, *seconds]).tolist(),
             "test_accuracy": accuracy(self.model, self.X_test, self.y_test),
             "dead": {str(j): info for j, info in sorted(self.dead.items())},
             "silent": {str(j): t for j, t in sorted(self.silent.items())},

@@ -37,8 +37,18 @@ import torch
 import torch.distributed as dist
 from torch.nn.utils import vector_to_parameters
 
-from agc.runtime.protocol import (BYE, PS_RANK, SCHEDULED_EXIT_CODE, STEP, STOP, TAG_CONTROL, TAG_HEADER, TAG_PARAMS,
-                                  TAG_PAYLOAD, TAG_READY)
+from agc.runtime.protocol import (
+    BYE,
+    PS_RANK,
+    SCHEDULED_EXIT_CODE,
+    STEP,
+    STOP,
+    TAG_CONTROL,
+    TAG_HEADER,
+    TAG_PARAMS,
+    TAG_PAYLOAD,
+    TAG_READY,
+)
 from agc.training import ChunkedData, mlp
 
 

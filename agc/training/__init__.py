@@ -9,12 +9,15 @@ failure models in :mod:`agc.failures`.
 
 from agc.training.gradients import ELEMENTWISE, ChunkedData, chunk_gradients
 from agc.training.loop import (
+    LEARNING_RATES,
     OPTIMIZERS,
     GradientBuffer,
     Step,
     TrainResult,
     accuracy,
+    check_learning_rate,
     coded_step,
+    default_lr,
     full_step,
     make_optimizer,
     mlp,
@@ -26,7 +29,7 @@ from agc.training.loop import (
 )
 
 __all__ = [
-    "ELEMENTWISE", "OPTIMIZERS", "ChunkedData", "GradientBuffer", "Step", "TrainResult", "accuracy",
-    "chunk_gradients", "coded_step", "full_step", "make_optimizer", "mlp", "relative_error", "save_results",
-    "simulated_failures", "train", "write_gradient",
+    "ELEMENTWISE", "LEARNING_RATES", "OPTIMIZERS", "ChunkedData", "GradientBuffer", "Step", "TrainResult",
+    "accuracy", "check_learning_rate", "chunk_gradients", "coded_step", "default_lr", "full_step", "make_optimizer",
+    "mlp", "relative_error", "save_results", "simulated_failures", "train", "write_gradient",
 ]

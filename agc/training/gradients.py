@@ -149,7 +149,8 @@ ELEMENTWISE = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoi
 
 def _sequential_calls(model, X):
     """Run a Sequential of Linear layers and :data:`ELEMENTWISE` modules on ``X``, keeping each
-    Linear call's ``(layer, input, output)``; ``None`` for any other model (or an in-place activation)."""
+    Linear call's ``(layer, input, output)``; ``None`` for any other model (or an in-place activation).
+    """
     if not isinstance(model, torch.nn.Sequential) or not any(isinstance(m, torch.nn.Linear) for m in model):
         return None
     for module in model:

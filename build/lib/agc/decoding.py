@@ -1,0 +1,139 @@
+r"""Decoders: the optimal (minimum-norm least-squares) decoder and the fixed decoder.
+
+A decoder for survivors ``S`` is a matrix :math:`D \in \mathbb{R}^{\ell \times |S|}`; its
+error is :math:`\lVert D B_S - T \rVert_F^2` (DESIGN §2.1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from agc._checks import check_probability, survivor_mask
+from agc.code import EXACT_TOL
+
+
+def optimal_decoder(code, survivors):
+    r"""Minimum-norm least-squares decoder :math:`D = T B_S^{+}`.
+
+    It attains :math:`\mathrm{err}^*(S) = \lVert T(I - P_S) \rVert_F^2` and is well defined
+    when :math:`B_S` is rank deficient: LAPACK's ``gelsy`` (QR with column pivoting, a
+    rank-revealing complete orthogonal factorisation) returns the minimum-norm solution, about
+    2.5 times faster than the SVD-based ``gelsd`` at these sizes.
+
+    Parameters
+    ----------
+    code : agc.Code
+    survivors : array_like
+        Index array or boolean mask of length ``n``.
+
+    Returns
+    -------
+    D : numpy.ndarray, shape (ell, |S|)
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.fractional_repetition(4, 4, 2)
+    >>> code = agc.encodings.stacking(A, 1)
+    >>> optimal_decoder(code, [0, 2])
+    array([[1., 1.]])
+    """
+    mask = survivor_mask(survivors, code.n)
+    B_S = code.B[mask]
+    if B_S.shape[0] == 0:
+        return np.zeros((code.ell, 0))
+    return _min_norm_lstsq(B_S.T, code.target.T).T
+
+
+def _min_norm_lstsq(A, b):
+    """Minimum-norm least-squares solution of ``A x = b`` (``b`` 2-D) by LAPACK ``gelsy``.
+
+    What ``scipy.linalg.lstsq(A, b, cond=eps·max(A.shape), lapack_driver="gelsy",
+    check_finite=False)`` computes, with numpy's rank cut-off, calling the LAPACK routine
+    through ``scipy.linalg.get_lapack_funcs`` directly: the wrapper's argument handling costs
+    as much as the factorisation at decoder sizes, and the training loop decodes every iteration.
+    """
+    m, n = A.shape
+    gelsy, gelsy_lwork = scipy.linalg.get_lapack_funcs(("gelsy", "gelsy_lwork"), (A, b))
+    rhs = np.zeros((max(m, n), b.shape[1]), dtype=gelsy.dtype)  # gelsy returns x in the first n rows
+    rhs[:m] = b
+    cond = np.finfo(gelsy.dtype).eps * max(m, n)  # the rank cut-off numpy.linalg.lstsq uses
+    work, info = gelsy_lwork(m, n, b.shape[1], cond)
+    if info != 0:
+        raise ValueError(f"LAPACK gelsy_lwork failed with info={info}")
+    pivots = np.zeros((n, 1), dtype=np.int32)
+    _, x, _, _, info = gelsy(A, rhs, pivots, cond, int(work), overwrite_a=False, overwrite_b=True)
+    if info != 0:
+        raise ValueError(f"LAPACK gelsy failed with info={info}")
+    return x[:n]
+
+
+def decoding_error(code, survivors, decoder):
+    r"""Error :math:`\lVert D B_S - T \rVert_F^2` of an explicit decoder ``D``."""
+    mask = survivor_mask(survivors, code.n)
+    D = np.asarray(decoder, dtype=np.float64)
+    if D.shape != (code.ell, int(mask.sum())):
+        raise ValueError(f"decoder must have shape ({code.ell}, {int(mask.sum())}), got {D.shape}")
+    return float(np.sum((D @ code.B[mask] - code.target) ** 2))
+
+
+def fixed_decoder(code):
+    r"""The decoder :math:`D_{\mathrm{full}}` with :math:`D_{\mathrm{full}} B = T` (no stragglers).
+
+    Parameters
+    ----------
+    code : agc.Code
+
+    Returns
+    -------
+    D_full : numpy.ndarray, shape (ell, n)
+        Minimum-norm solution of :math:`D B = T`.
+
+    Raises
+    ------
+    ValueError
+        If no exact decoder exists (the residual exceeds ``EXACT_TOL`` relative to
+        :math:`\lVert T \rVert_F`), e.g. for the stacking baseline with ``ell > 1``.
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.block_split(agc.assignments.cyclic(3, 3, 2), 2)
+    >>> D = fixed_decoder(code)
+    >>> bool(np.allclose(D @ code.B, code.target))
+    True
+    """
+    D = optimal_decoder(code, np.ones(code.n, dtype=bool))
+    residual = np.linalg.norm(D @ code.B - code.target) / np.sqrt(code.k * code.ell)
+    if residual > EXACT_TOL:
+        raise ValueError(
+            f"code {code.name!r} has no exact decoder: min ||D B - T||_F / sqrt(k*ell) = {residual:.3g} "
+            f"> {EXACT_TOL:g} with all {code.n} workers"
+        )
+    return D
+
+
+def unbiased_decoder(code, survivors, p, D_full=None):
+    r"""The fixed decoder restricted to survivors and rescaled: :math:`D_{\mathrm{full}}[:, S]/(1-p)`.
+
+    Under Bernoulli(``p``) failures (each worker independently absent with probability ``p``)
+    :math:`\mathbb{E}[D B_S] = T`, so the decoded gradient is unbiased, with
+    :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2
+    = \frac{p}{1-p}\sum_j \lVert D_{\mathrm{full}}[:,j]\rVert^2 \lVert B_{j,:}\rVert^2`
+    (DESIGN §2.4; see :func:`agc.bounds.unbiased_expected_error`).
+
+    Parameters
+    ----------
+    code : agc.Code
+    survivors : array_like
+    p : float
+        Failure probability in ``[0, 1)``.
+    D_full : numpy.ndarray, optional
+        A precomputed :func:`fixed_decoder` (saves a least-squares solve per call).
+    """
+    p = check_probability("p", p)
+    mask = survivor_mask(survivors, code.n)
+    if D_full is None:
+        D_full = fixed_decoder(code)
+    return D_full[:, mask] / (1.0 - p)

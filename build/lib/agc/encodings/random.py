@@ -1,0 +1,353 @@
+r"""Randomised encodings on an assignment: RDM, RHPNC and independent Gaussian coefficients.
+
+All three keep the support of the assignment ``A`` (DESIGN §2.2): block ``u`` of ``B`` (the
+``n × k`` matrix :math:`B^{(u)}`, columns ``u·k … u·k + k - 1``) is non-zero only where ``A``
+is. Rows are workers; the paper writes the transpose.
+
+* :func:`rdm` — random diagonal matrices, :math:`B^{(u)} = \operatorname{diag}(r_u) A`.
+* :func:`rhpnc` — random Hadamard product with a null-space constraint,
+  :math:`B^{(u)} = \operatorname{diag}(v_u)\, A \operatorname{diag}(c_u)`, exact with no straggler.
+* :func:`hadamard` — independent :math:`N(0, 1)` coefficients on the support, for comparison.
+
+**Orthogonal mixing changes nothing.** For an orthogonal :math:`Q \in \mathbb{R}^{\ell\times\ell}`
+the code :math:`B' = B\,(Q \otimes I_k)`, i.e. :math:`B'^{(u')} = \sum_u Q_{u u'} B^{(u)}`, mixes
+the blocks identically at every worker and keeps the support. Since
+:math:`T (Q \otimes I_k) = (I_\ell \otimes 1_k^\top)(Q \otimes I_k) = Q \otimes 1_k^\top = Q T`,
+
+.. math:: \min_D \lVert D B'_S - T \rVert_F
+          = \min_D \lVert (D B_S - Q^\top T)(Q \otimes I_k) \rVert_F
+          = \min_D \lVert Q D B_S - T \rVert_F = \mathrm{err}^*(S)^{1/2} ,
+
+for every survivor set ``S``: a scheme that differs from another only by such a mixing is not
+new. (Per-worker mixings, as in :func:`rdm` with :math:`Q_j = \operatorname{diag}` of signs
+that differ between workers, *do* change the error.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+import scipy.sparse
+
+from agc._checks import as_generator, check_binary_matrix, check_int
+from agc.code import EXACT_TOL, Code
+from agc.seeds import seed_record
+
+#: Smallest allowed per-chunk normaliser :math:`\sum_{j \in N(i)} v_u[j]^2` (with
+#: :math:`\lVert v_u \rVert^2 = n`); below it a chunk is treated as unreachable by block ``u``.
+NORMALISER_TOL = 1e-8
+
+
+def rdm(A, ell, seed=None, dist="rademacher"):
+    r"""Random diagonal matrices: :math:`B^{(u)} = \Lambda_u A`, :math:`\Lambda_u = \operatorname{diag}(r_u)`.
+
+    Worker ``j`` first sums its chunks, :math:`h_j = \sum_{i \in N(j)} g_i`, then sends
+    :math:`f_j = \sum_u r_u[j]\, h_j^{(u)}`: one random sign (or Gaussian weight) per worker and
+    block. The ``ell × n`` weights are kept in ``code.vectors`` (row ``u`` is
+    :math:`r_u`); with them and constant replication :math:`\gamma`, the decoder
+    :math:`D[u, j] = r_u[j] / (\gamma (1 - p))` is unbiased over signs and Bernoulli(``p``)
+    failures together, provided the signs are redrawn (a new ``seed``) every iteration
+    (DESIGN §2.4): :math:`\mathbb{E}[r_u[j] r_w[j]] = [u = w]` for both distributions.
+
+    Parameters
+    ----------
+    A : array_like, shape (n, k)
+        0/1 assignment.
+    ell : int
+        Communication reduction, ``ell >= 1``.
+    seed : int or numpy.random.Generator, optional
+    dist : {"rademacher", "gaussian"}
+        :math:`r_u` i.i.d. uniform on :math:`\{\pm 1\}^n`, or i.i.d. :math:`N(0, 1)`.
+
+    Returns
+    -------
+    agc.Code
+        ``name="rdm"``; ``params`` holds ``ell``, ``dist`` and ``seed`` (``None`` unless an
+        int); ``code.vectors`` (read-only, shape ``(ell, n)``) holds the signs, row ``u`` is :math:`r_u`.
+
+    Raises
+    ------
+    ValueError
+        If ``dist`` is unknown or ``A`` is not 0/1.
+
+    References
+    ----------
+    Munim and Ramamoorthy, *Communication-Efficient Approximate Gradient Coding*, 2026.
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = rdm(agc.assignments.cyclic(4, 4, 2), 2, seed=0)
+    >>> code.vectors.shape
+    (2, 4)
+    >>> bool(np.all(np.abs(code.B[:, :4]) == code.assignment))
+    True
+    """
+    A = check_binary_matrix("A", A)
+    ell = check_int("ell", ell, low=1)
+    if dist not in ("rademacher", "gaussian"):
+        raise ValueError(f"dist must be 'rademacher' or 'gaussian', got {dist!r}")
+    n, _ = A.shape
+    rng = as_generator(seed)
+    if dist == "rademacher":
+        signs = 2.0 * rng.integers(0, 2, size=(ell, n)) - 1.0
+    else:
+        signs = rng.standard_normal((ell, n))
+    B = np.hstack([signs[u][:, None] * A for u in range(ell)])
+    params = {"ell": ell, "dist": dist, "seed": seed_record(seed)}
+    return Code(B, A, ell, name="rdm", params=params, vectors=signs)
+
+
+def hadamard(A, ell, seed=None):
+    r"""Independent :math:`N(0, 1)` coefficients on the support: :math:`B = (1_\ell^\top \otimes A) \circ Z`.
+
+    A generic code with the assignment's support, for comparison with :func:`rdm` and
+    :func:`rhpnc`: worker ``j`` draws a fresh weight for every (chunk, block) pair it holds.
+
+    Parameters
+    ----------
+    A : array_like, shape (n, k)
+        0/1 assignment.
+    ell : int
+        Communication reduction, ``ell >= 1``.
+    seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    agc.Code
+        ``name="hadamard"``.
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = hadamard(agc.assignments.cyclic(6, 6, 3), 2, seed=1)
+    >>> code.B.shape
+    (6, 12)
+    >>> bool(np.all((code.B != 0) == np.tile(code.assignment, (1, 2))))
+    True
+    """
+    A = check_binary_matrix("A", A)
+    ell = check_int("ell", ell, low=1)
+    n, k = A.shape
+    rng = as_generator(seed)
+    B = np.tile(A, (1, ell)) * rng.standard_normal((n, k * ell))
+    return Code(B, A, ell, name="hadamard", params={"ell": ell, "seed": seed_record(seed)})
+
+
+def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
+    r"""Random Hadamard product with null-space constraint (RHPNC): exact with no straggler.
+
+    .. math:: B^{(u)} = \operatorname{diag}(v_u)\, A\, \operatorname{diag}(c_u), \qquad
+              c_u[i] = \Bigl(\sum_{j \in N(i)} v_u[j]^2\Bigr)^{-1}, \qquad
+              A^\top (v_u \circ v_w) = 0 \ (u \ne w),
+
+    where :math:`N(i)` are the holders of chunk ``i``: on every chunk's holders the vectors
+    :math:`v_1, …, v_\ell` are orthogonal. The fixed decoder :math:`D_{\mathrm{full}}[u, j] = v_u[j]`
+    then gives :math:`(D_{\mathrm{full}} B)_{u, wk+i} = c_w[i]\,(A^\top(v_u \circ v_w))_i = [u = w]`,
+    i.e. :math:`D_{\mathrm{full}} B = T`; it is stored as ``code.vectors``, and
+    :math:`D_{\mathrm{full}}[:, S]/(1-p)` is unbiased under Bernoulli(``p``) failures.
+
+    **Where it exists.** Write :math:`\gamma_i` for the replication of chunk ``i``. For every
+    variant and ``ell >= 2`` one needs :math:`\ell \le \gamma_i` for all ``i`` (orthogonal
+    non-zero vectors in :math:`\mathbb{R}^{\gamma_i}`), and
+    :math:`v_1 \circ v_2 \in \ker A^\top \setminus \{0\}`, so ``rank(A) < n``: on a square
+    non-singular assignment — every symmetric BIBD such as ``PG(2, q)``, the adjacency of an
+    SRG without eigenvalue 0 — no RHPNC code with ``ell >= 2`` exists.
+
+    * ``variant="gaussian"``: :math:`v_1 \sim N(0, I_n)`; for ``u >= 2``, :math:`v_u` is a
+      standard Gaussian vector in the null space of the :math:`(u-1)k \times n` matrix with rows
+      :math:`(A_{:,i} \circ v_w)^\top` (all chunks ``i``, all ``w < u``), which is linear in
+      :math:`v_u` once the earlier vectors are fixed. Its dimension is at least
+      :math:`n - (u-1)k`, so the sequential construction is guaranteed when
+      :math:`n > (\ell - 1) k` and generally fails when the constraints are independent and
+      :math:`n \le (\ell-1)k`; it also fails if the null space vanishes on all holders of some
+      chunk (a zero normaliser). Both failures raise ``ValueError``.
+    * ``variant="pm1"``: :math:`v_1 = 1`, and :math:`v_2, …, v_\ell \in \{\pm 1\}^n` found jointly
+      by one integer program (``scipy.optimize.milp``, HiGHS) in binaries :math:`x_u`,
+      :math:`v_u = 2x_u - 1`: balance :math:`A^\top x_u = \gamma / 2` (this is
+      :math:`A^\top (v_1 \circ v_u) = 0`) and, for ``ell >= 3``, :math:`z_{uw} = x_u \oplus x_w`
+      linearised by four inequalities with :math:`A^\top z_{uw} = \gamma/2` (since
+      :math:`v_u \circ v_w = 1 - 2 z_{uw}`). The objective is a random vector drawn from
+      ``seed``, so different seeds usually give different solutions. Necessary conditions,
+      checked first: every :math:`\gamma_i` even for ``ell = 2``; every :math:`\gamma_i`
+      divisible by 4 and :math:`\ge \ell` for ``ell >= 3`` (three mutually orthogonal
+      :math:`\pm 1` vectors of length :math:`\gamma` need :math:`4 \mid \gamma`). When they
+      hold, the integer program decides existence exactly (within ``time_limit``).
+
+    Parameters
+    ----------
+    A : array_like, shape (n, k)
+        0/1 assignment; every chunk must have a holder.
+    ell : int
+        Communication reduction, ``ell >= 1``.
+    seed : int or numpy.random.Generator, optional
+    variant : {"gaussian", "pm1"}
+    time_limit : float
+        Seconds allowed to the integer program (``variant="pm1"``).
+
+    Returns
+    -------
+    agc.Code
+        ``name="rhpnc"``; ``params`` holds ``ell``, ``variant`` and ``seed``; ``code.vectors``
+        (read-only, shape ``(ell, n)``) holds :math:`v_u` in row ``u``, normalised to
+        :math:`\lVert v_u \rVert^2 = n` in the Gaussian variant.
+
+    Raises
+    ------
+    ValueError
+        If ``variant`` is unknown, a chunk has no holder or fewer than ``ell`` holders, the
+        replication is not even (``pm1``, ``ell = 2``) or not divisible by 4 (``pm1``,
+        ``ell >= 3``), the null space is trivial or leaves a chunk unreachable (``gaussian``),
+        the integer program is infeasible (``pm1``), or the resulting ``B`` is not exact to
+        ``EXACT_TOL``.
+    RuntimeError
+        If the integer program finds no solution within ``time_limit`` seconds.
+
+    References
+    ----------
+    Munim and Ramamoorthy, *Communication-Efficient Approximate Gradient Coding*, 2026.
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.cyclic(8, 4, 2)  # n = 8 > (ell-1)k = 4, replication 4
+    >>> code = rhpnc(A, 2, seed=0)
+    >>> D_full = code.vectors
+    >>> bool(np.allclose(D_full @ code.B, code.target))
+    True
+    >>> code = rhpnc(A, 2, seed=0, variant="pm1")
+    >>> code.vectors[0]
+    array([1., 1., 1., 1., 1., 1., 1., 1.])
+    """
+    A = check_binary_matrix("A", A)
+    ell = check_int("ell", ell, low=1)
+    if variant not in ("gaussian", "pm1"):
+        raise ValueError(f"variant must be 'gaussian' or 'pm1', got {variant!r}")
+    _n, k = A.shape
+    replication = A.sum(axis=0)
+    if np.any(replication == 0):
+        raise ValueError(f"A must give every chunk a holder; chunk {int(np.argmin(replication))} has none")
+    if ell > replication.min():
+        i = int(np.argmin(replication))
+        raise ValueError(
+            f"ell={ell} exceeds the replication {int(replication[i])} of chunk {i}: rhpnc needs ell orthogonal "
+            f"non-zero vectors on every chunk's holders, so ell <= min replication"
+        )
+    rng = as_generator(seed)
+    if variant == "gaussian":
+        V = _gaussian_vectors(A, ell, rng)
+    else:
+        V = _pm1_vectors(A, ell, rng, time_limit)
+    normalisers = V**2 @ A  # (ell, k): sum of v_u[j]^2 over the holders of chunk i
+    B = np.hstack([V[u][:, None] * A / normalisers[u][None, :] for u in range(ell)])
+    target = np.kron(np.eye(ell), np.ones((1, k)))
+    residual = np.linalg.norm(V @ B - target) / np.sqrt(k * ell)
+    if residual > EXACT_TOL:
+        raise ValueError(
+            f"rhpnc({variant!r}) is not numerically exact: ||V B - T||_F / sqrt(k*ell) = {residual:.3g} > {EXACT_TOL:g}"
+        )
+    params = {"ell": ell, "variant": variant, "seed": seed_record(seed)}
+    return Code(B, A, ell, name="rhpnc", params=params, vectors=V)
+
+
+def _gaussian_vectors(A, ell, rng):
+    """Sequential Gaussian draws from the null space of the chunk-orthogonality constraints."""
+    n, k = A.shape
+    V = np.empty((ell, n))
+    for u in range(ell):
+        if u == 0:
+            basis = np.eye(n)
+        else:
+            constraints = (A.T[None, :, :] * V[:u, None, :]).reshape(u * k, n)  # rows A[:, i] ∘ v_w
+            basis = scipy.linalg.null_space(constraints)
+            if basis.shape[1] == 0:
+                raise ValueError(
+                    f"rhpnc(variant='gaussian') cannot draw v_{u + 1}: the {u * k} constraints "
+                    f"A^T(v_w ∘ v) = 0 (w <= {u}) on n={n} workers leave only v = 0. The sequential "
+                    f"construction needs a non-trivial null space, guaranteed when n > (ell-1)*k = {(ell - 1) * k} "
+                    f"(here n={n}, k={k}, ell={ell}); a square non-singular A (e.g. PG(2,q)) has none for ell >= 2"
+                )
+        v = basis @ rng.standard_normal(basis.shape[1])
+        v *= np.sqrt(n) / np.linalg.norm(v)
+        normaliser = v**2 @ A
+        if normaliser.min() < NORMALISER_TOL:
+            i = int(np.argmin(normaliser))
+            raise ValueError(
+                f"rhpnc(variant='gaussian'): v_{u + 1} vanishes on every holder of chunk {i} "
+                f"(normaliser {normaliser[i]:.3g} < {NORMALISER_TOL:g}); the null space of the constraints "
+                f"leaves chunk {i} unreachable in block {u}"
+            )
+        V[u] = v
+    return V
+
+
+def _pm1_vectors(A, ell, rng, time_limit):
+    """``v_1 = 1`` and ``v_2..v_ell`` in ``{±1}^n``, pairwise balanced on every chunk (one MILP)."""
+    n, _k = A.shape
+    V = np.ones((ell, n))
+    if ell == 1:
+        return V
+    replication = A.sum(axis=0)
+    if ell == 2 and np.any(replication % 2):
+        i = int(np.flatnonzero(replication % 2)[0])
+        raise ValueError(
+            f"rhpnc(variant='pm1') needs an even replication: v_2 in {{±1}}^n balanced on every chunk's holders "
+            f"exists only if every chunk has an even number of holders; chunk {i} has {int(replication[i])}"
+        )
+    if ell >= 3 and np.any(replication % 4):
+        i = int(np.flatnonzero(replication % 4)[0])
+        raise ValueError(
+            f"rhpnc(variant='pm1') with ell={ell} >= 3 needs every replication divisible by 4 (three mutually "
+            f"orthogonal ±1 vectors of length r need 4 | r); chunk {i} has {int(replication[i])} holders"
+        )
+    if np.linalg.matrix_rank(A) == n:
+        raise ValueError(
+            f"rhpnc(variant='pm1') does not exist on this assignment: rank(A) = n = {n}, so A^T v = 0 "
+            f"forces v = 0 and no balanced ±1 vector exists (e.g. every symmetric BIBD)"
+        )
+    order = rng.permutation(n)  # a random worker order and objective randomise the first solution found
+    m = ell - 1  # unknown vectors v_2..v_ell
+    pairs = [(a, b) for a in range(m) for b in range(a + 1, m)]
+    count = m + len(pairs)  # binary vectors: x_2..x_ell, then z_ab = x_a XOR x_b
+    half = np.tile(replication / 2.0, count)
+    # every unknown vector and every pairwise XOR is balanced on each chunk: A^T x = gamma / 2
+    rows = [scipy.sparse.block_diag([A[order].T.astype(np.float64)] * count)]
+    lower, upper = [half], [half]
+    # z = x_a XOR x_b:  z - x_a + x_b >= 0,  z + x_a - x_b >= 0,  z - x_a - x_b <= 0,  z + x_a + x_b <= 2
+    eye = scipy.sparse.identity(n)
+    for p, (a, b) in enumerate(pairs):
+        for sa, sb, lo, hi in ((-1, 1, 0, np.inf), (1, -1, 0, np.inf), (-1, -1, -np.inf, 0), (1, 1, -np.inf, 2)):
+            coefficients = np.zeros((1, count))
+            coefficients[0, [m + p, a, b]] = 1, sa, sb
+            rows.append(scipy.sparse.kron(coefficients, eye))
+            lower.append(np.full(n, lo))
+            upper.append(np.full(n, hi))
+    constraint = scipy.optimize.LinearConstraint(
+        scipy.sparse.vstack(rows).tocsr(), np.concatenate(lower), np.concatenate(upper)
+    )
+    objective = np.concatenate([rng.standard_normal(n * m), np.zeros(n * len(pairs))])
+    result = scipy.optimize.milp(
+        objective,
+        integrality=np.ones(n * count),
+        bounds=scipy.optimize.Bounds(0, 1),
+        constraints=constraint,
+        options={"time_limit": float(time_limit), "presolve": True, "mip_rel_gap": np.inf},  # any feasible point
+    )
+    if result.status == 2:
+        raise ValueError(
+            f"rhpnc(variant='pm1', ell={ell}) does not exist on this assignment: the integer program proves that "
+            f"no ±1 vectors v_2..v_ell are pairwise balanced (chunk-orthogonal) on every chunk's holders"
+        )
+    if result.x is None:
+        raise RuntimeError(
+            f"rhpnc(variant='pm1', ell={ell}): the integer program found no solution within "
+            f"time_limit={time_limit} s ({result.message})"
+        )
+    x = np.round(result.x[: n * m]).reshape(m, n)
+    V[1:, order] = 2.0 * x - 1.0
+    products = V[:, None, :] * V[None, :, :]  # (ell, ell, n)
+    off = ~np.eye(ell, dtype=bool)
+    if np.any(products[off] @ A != 0):
+        raise ValueError("rhpnc(variant='pm1'): the integer program returned vectors that are not chunk-orthogonal")
+    return V

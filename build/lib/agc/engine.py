@@ -1,0 +1,504 @@
+r"""The error engine: optimal error for one or many survivor sets, expectations, worst cases.
+
+The optimal error of survivors ``S`` (DESIGN §2.1) is
+
+.. math:: \mathrm{err}^*(S) = \min_D \lVert D B_S - T \rVert_F^2 = \lVert T (I - P_S) \rVert_F^2 ,
+
+with :math:`P_S` the orthogonal projector onto the row space of :math:`B_S`.
+
+**Batched evaluation by downdating.** Take a thin SVD :math:`B = U \Sigma V^\top` of rank
+``r`` once. The row space of :math:`B_S` is :math:`V \Sigma\, \mathrm{range}(U_S^\top)` and
+:math:`\mathrm{range}(U_S^\top)` is the orthogonal complement of
+:math:`\mathcal{N}_R = \{x : \lVert U_R x\rVert = \lVert x \rVert\}`, the right singular vectors
+of the stragglers' rows :math:`U_R` (``s × r``) with singular value one. Writing
+:math:`T' = T V` and :math:`Q = \Sigma^{-1} N_R` for a basis :math:`N_R` of
+:math:`\mathcal{N}_R`,
+
+.. math:: \mathrm{err}^*(S) = \mathrm{err}^*([n]) + \lVert T' \Pi_Q \rVert_F^2 ,
+          \qquad \mathrm{err}^*([n]) = k\ell - \lVert T' \rVert_F^2 ,
+
+Everything reduces to ``s × s`` blocks of three ``n × n`` matrices computed once
+(:math:`UU^\top`, :math:`(BB^\top)^+` and :math:`U\Sigma^{-1}T'^\top`), so each pattern costs
+``O(s³)`` (an ``s × s`` eigendecomposition and solve) instead of a least-squares problem of
+size ``(n - s) × kℓ``. With full row rank (:math:`UU^\top = I`) this is the Schur-complement
+downdate :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top (W_{RR})^{-1} Y_R`.
+The same formula covers rank-deficient codes (fractional
+repetition, stacking, ``n > kℓ``): a straggler removes a direction of the row space only when
+its singular value is one to within ``LOST_TOL``.
+
+**Accuracy guard.** Downdating squares the condition number, so it is used only when the
+row-equilibrated ``B`` has condition number at most ``MAX_COND`` on its row space; other codes
+(for example the polynomial code at ``n ≳ 20``) and individual patterns whose lost directions
+cannot be told apart numerically are evaluated directly, by an SVD of each ``B_S``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from agc._checks import as_generator, check_int, check_probability, exactly_one, mask_batch, survivor_mask
+from agc.code import Code, as_code
+from agc.decoding import optimal_decoder
+from agc.failures import (
+    all_straggler_sets,
+    bernoulli_enumeration,
+    bernoulli_masks,
+    fixed_masks,
+    masks_from_stragglers,
+)
+from agc.stats import two_level_mean
+
+#: A straggler direction counts as lost when ``1 - λ <= LOST_TOL`` (λ an eigenvalue of ``U_R U_Rᵀ``).
+LOST_TOL = 1e-10
+#: Patterns with an eigenvalue in ``LOST_TOL < 1 - λ < AMBIGUOUS_TOL`` are recomputed directly.
+AMBIGUOUS_TOL = 1e-6
+#: Largest condition number of the row-equilibrated ``B`` for which downdating is used.
+MAX_COND = 1e3
+#: Patterns evaluated per batch (bounds memory at about ``BATCH * s * s * 8`` bytes).
+BATCH = 4096
+#: Largest number of patterns an exhaustive search or exact expectation enumerates.
+MAX_EXHAUSTIVE = 2_000_000
+
+_SPECTRA = weakref.WeakKeyDictionary()
+
+
+class _Spectrum:
+    r"""Thin SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
+
+    ``projector = U Uᵀ`` (``I`` when ``B`` has full row rank), ``gram_pinv = U Σ⁻² Uᵀ``
+    (:math:`(BB^\top)^+`) and ``target_rows = U Σ⁻¹ T'ᵀ``, with ``T' = T V``. Scaling a row of
+    ``B`` does not change the row space of any ``B_S``, so equilibrating the rows is free and
+    improves the conditioning.
+    """
+
+    def __init__(self, code):
+        norms = np.linalg.norm(code.B, axis=1, keepdims=True)
+        U, sigma, Vt = np.linalg.svd(code.B / np.where(norms > 0, norms, 1.0), full_matrices=False)
+        tol = max(code.B.shape) * np.finfo(float).eps * (sigma[0] if sigma.size else 0.0)
+        r = int(np.sum(sigma > tol))
+        self.downdate = r > 0 and sigma[0] / sigma[r - 1] <= MAX_COND
+        U, inv_sigma = U[:, :r], 1.0 / sigma[:r]
+        target = code.target @ Vt[:r].T  # T' = T V, shape (ell, r)
+        self.full_row_rank = r == code.n
+        self.projector = U @ U.T
+        self.gram_pinv = (U * inv_sigma**2) @ U.T
+        self.target_rows = (U * inv_sigma) @ target.T  # (n, ell)
+        self.full_error = max(code.k * code.ell - float(np.sum(target**2)), 0.0)
+
+
+def _spectrum(code):
+    spectrum = _SPECTRA.get(code)
+    if spectrum is None:
+        spectrum = _SPECTRA[code] = _Spectrum(code)
+    return spectrum
+
+
+def _lost_energy(spectrum, stragglers):
+    """``||T' Π_Q||²`` for a batch of straggler index arrays of equal size (``m × s``).
+
+    The lost directions are ``U_Rᵀ p / √λ`` for the eigenpairs ``(λ, p)`` of ``U_R U_Rᵀ`` with
+    ``λ ≈ 1``; in that basis ``Q = Σ⁻¹ N_R`` gives ``QᵀQ = Pᵀ W_RR P`` and ``QᵀT'ᵀ = Pᵀ Y_R``,
+    so every pattern costs ``O(s³)``. Also returns which patterns are ambiguous (an eigenvalue
+    too close to one to decide), to be recomputed directly.
+    """
+    rows, cols = stragglers[:, :, None], stragglers[:, None, :]
+    gram = spectrum.gram_pinv[rows, cols]  # W_RR, (m, s, s)
+    Z = spectrum.target_rows[stragglers]  # Y_R, (m, s, ell)
+    ambiguous = np.zeros(stragglers.shape[0], dtype=bool)
+    if not spectrum.full_row_rank:  # otherwise U_R U_Rᵀ = I: every direction is lost, P = I
+        eigenvalues, P = np.linalg.eigh(spectrum.projector[rows, cols])  # (m, s), (m, s, s)
+        gap = 1.0 - eigenvalues
+        lost = gap <= LOST_TOL
+        ambiguous = np.any((gap > LOST_TOL) & (gap < AMBIGUOUS_TOL), axis=1)
+        P = P * (lost / np.sqrt(np.maximum(eigenvalues, LOST_TOL)))[:, None, :]
+        Pt = P.swapaxes(1, 2)
+        gram = Pt @ gram @ P
+        diagonal = np.arange(lost.shape[1])
+        gram[:, diagonal, diagonal] += ~lost  # unit pivot for directions that are not lost
+        Z = Pt @ Z
+    return np.einsum("mqe,mqe->m", Z, np.linalg.solve(gram, Z)), ambiguous
+
+
+def _direct_errors(code, masks):
+    """Optimal errors by an SVD of each ``B_S`` (batched per survivor count); the robust path."""
+    errors = np.empty(masks.shape[0])
+    counts = masks.sum(axis=1)
+    for size in np.unique(counts):
+        rows = np.flatnonzero(counts == size)
+        if size == 0:
+            errors[rows] = code.k * code.ell
+            continue
+        for start in range(0, rows.size, BATCH):
+            part = rows[start:start + BATCH]
+            B_S = code.B[np.nonzero(masks[part])[1].reshape(part.size, size)]  # (m, size, kℓ)
+            _, sigma, Vt = np.linalg.svd(B_S, full_matrices=False)
+            tol = max(B_S.shape[1:]) * np.finfo(float).eps * sigma[:, :1]
+            kept = (code.target @ Vt.swapaxes(1, 2)) * (sigma > tol)[:, None, :]
+            errors[part] = code.k * code.ell - np.sum(kept**2, axis=(1, 2))
+    return errors
+
+
+def optimal_error(code, survivors, normalized=False):
+    r"""Optimal error :math:`\mathrm{err}^*(S)` of one survivor set, by least squares.
+
+    The direct computation with :func:`agc.optimal_decoder` (``numpy.linalg.lstsq``); the
+    batched :func:`optimal_errors` is checked against it.
+
+    Parameters
+    ----------
+    code : agc.Code
+    survivors : array_like
+        Index array or boolean mask of length ``n``.
+    normalized : bool
+        Divide by :math:`k\ell` (0 = exact recovery, 1 = nothing recovered).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.stacking(agc.assignments.cyclic(4, 4, 2), 2)
+    >>> optimal_error(code, [0, 1, 2, 3])  # stacking loses k(ell-1) even with no straggler
+    4.0
+    """
+    code = as_code(code)
+    mask = survivor_mask(survivors, code.n)
+    D = optimal_decoder(code, mask)
+    error = float(np.sum((D @ code.B[mask] - code.target) ** 2)) if mask.any() else float(code.k * code.ell)
+    return error / (code.k * code.ell) if normalized else error
+
+
+def optimal_errors(code, masks, normalized=False):
+    r"""Optimal errors of many survivor sets at once (SVD downdating; see the module notes).
+
+    Parameters
+    ----------
+    code : agc.Code
+    masks : array_like of bool, shape (m, n)
+        Row ``t`` marks the survivors of pattern ``t``.
+    normalized : bool
+        Divide by :math:`k\ell`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,)
+        Agrees with :func:`optimal_error` to about ``1e-9`` on well-conditioned codes.
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.polynomial(agc.assignments.cyclic(6, 6, 4), 2)
+    >>> errors = optimal_errors(code, agc.failures.all_straggler_sets(6, 2))
+    >>> bool(np.max(errors) < 1e-9)
+    True
+    """
+    code = as_code(code)
+    masks = mask_batch(masks, code.n)
+    spectrum = _spectrum(code)
+    if not spectrum.downdate:
+        errors = _direct_errors(code, masks)
+    else:
+        errors = np.full(masks.shape[0], spectrum.full_error)
+        ambiguous = np.zeros(masks.shape[0], dtype=bool)
+        straggler_counts = code.n - masks.sum(axis=1)
+        for s in np.unique(straggler_counts):
+            if s == 0:
+                continue
+            rows = np.flatnonzero(straggler_counts == s)
+            stragglers = np.nonzero(~masks[rows])[1].reshape(rows.size, s)
+            for start in range(0, rows.size, BATCH):
+                part = slice(start, start + BATCH)
+                energy, unsure = _lost_energy(spectrum, stragglers[part])
+                errors[rows[part]] += energy
+                ambiguous[rows[part]] = unsure
+        if ambiguous.any():
+            errors[ambiguous] = _direct_errors(code, masks[ambiguous])
+    errors = np.clip(errors, 0.0, code.k * code.ell)
+    return errors / (code.k * code.ell) if normalized else errors
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An expected error: ``mean`` with standard error ``se`` (0 when ``exact``)."""
+
+    mean: float
+    se: float
+    trials: int
+    exact: bool
+
+
+def _failure_masks(n, p, s, trials, rng):
+    exactly_one(p=p, s=s)
+    return bernoulli_masks(n, p, trials, rng) if p is not None else fixed_masks(n, s, trials, rng)
+
+
+def expected_error(code, *, p=None, s=None, trials=1000, seed=None, exact=False, normalized=False):
+    r"""Expected optimal error under Bernoulli(``p``) failures or ``s`` uniform stragglers.
+
+    The mean over straggler sets of one code; for a random construction, whose error also varies
+    with the coefficient draw, use :func:`error_curve` with ``draws``.
+
+    Parameters
+    ----------
+    code : agc.Code
+    p : float, optional
+        Each worker fails independently with probability ``p`` in ``[0, 1)``.
+    s : int, optional
+        Exactly ``s`` stragglers, uniformly at random. Give exactly one of ``p`` and ``s``.
+    trials : int
+        Monte Carlo patterns (ignored when ``exact``).
+    seed : int or numpy.random.Generator, optional
+    exact : bool
+        Enumerate every pattern: weights :math:`p^s(1-p)^{n-s}` for ``n <= 20``, or all
+        :math:`\binom{n}{s}` sets.
+    normalized : bool
+        Divide by :math:`k\ell`.
+
+    Returns
+    -------
+    Estimate
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.stacking(agc.assignments.fractional_repetition(6, 6, 3), 1)
+    >>> est = expected_error(code, p=0.5, exact=True, normalized=True)
+    >>> round(est.mean, 12)  # p ** replication
+    0.125
+    """
+    code = as_code(code)
+    kind = exactly_one(p=p, s=s)
+    if exact:
+        if kind == "p":
+            masks, weights = bernoulli_enumeration(code.n, p)
+        else:
+            s = check_int("s", s, low=0, high=code.n - 1)
+            if math.comb(code.n, s) > MAX_EXHAUSTIVE:
+                raise ValueError(f"s={s}: C({code.n}, {s}) patterns exceed MAX_EXHAUSTIVE={MAX_EXHAUSTIVE}")
+            masks = all_straggler_sets(code.n, s)
+            weights = np.full(masks.shape[0], 1.0 / masks.shape[0])
+        mean = float(weights @ optimal_errors(code, masks, normalized))
+        return Estimate(mean, 0.0, masks.shape[0], True)
+    trials = check_int("trials", trials, low=2)
+    masks = _failure_masks(code.n, p, s, trials, as_generator(seed))
+    errors = optimal_errors(code, masks, normalized)
+    return Estimate(float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(trials)), trials, False)
+
+
+def error_curve(code, *, p=None, s=None, trials=1000, draws=1, seed=None, normalized=False, progress=False):
+    r"""Expected optimal error at each failure probability ``p`` or straggler count ``s``, over draws and sets.
+
+    For each of ``draws`` coefficient draws :math:`r` and each point, ``trials`` fresh straggler
+    sets are drawn and the mean error :math:`\bar x_r` of the draw is taken; the point's mean is
+    the mean over draws and its standard error is ``sd(per-draw means) / √draws``, which includes
+    the draw-to-draw variance (two levels; see :mod:`agc.stats`). With one draw the s.e. is over
+    the straggler sets only, conditional on that code.
+
+    Parameters
+    ----------
+    code : agc.Code or callable
+        A code, or a construction ``seed -> agc.Code`` that draws a new code for each coefficient
+        draw, e.g. ``lambda seed: agc.encodings.rdm(A, 2, seed=seed)`` or
+        :func:`agc.registry.construction`. A fixed code allows only ``draws=1``.
+    p : float or sequence of float, optional
+        Bernoulli failure probabilities in ``[0, 1)``.
+    s : int or sequence of int, optional
+        Straggler counts (uniform sets of exactly ``s``). Give exactly one of ``p`` and ``s``.
+    trials : int
+        Straggler sets per draw and point, ``>= 2``.
+    draws : int
+        Coefficient draws; the codes are drawn once and shared by every point of the curve.
+    seed : int or numpy.random.Generator, optional
+        One generator drives the draws' seeds and every straggler set: same seed, same curve.
+    normalized : bool
+        Divide by :math:`k\ell`.
+    progress : bool
+        Show a tqdm bar over the points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: ``p`` or ``s``, ``model`` (``"bernoulli"`` or ``"fixed"``), ``mean``,
+        ``se`` (two-level when ``draws >= 2``), ``se_within`` (the pooled s.e. that ignores the
+        draws, for comparison), ``draws``, ``trials``, and ``code`` (the code's name).
+
+    Raises
+    ------
+    ValueError
+        If neither or both of ``p`` and ``s`` are given, a value is out of range, ``trials < 2``,
+        ``draws < 1``, or ``draws > 1`` for a fixed code.
+    TypeError
+        If ``code`` is neither an :class:`agc.Code` nor callable, or the construction does not
+        return a Code.
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.cyclic(8, 8, 3)
+    >>> curve = error_curve(lambda seed: agc.encodings.rdm(A, 2, seed=seed), s=[0, 2], trials=50, draws=4, seed=0)
+    >>> list(curve.columns)
+    ['s', 'model', 'mean', 'se', 'se_within', 'draws', 'trials', 'code']
+    >>> bool((curve["mean"] > 0).all()), curve["draws"].tolist()
+    (True, [4, 4])
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    key = exactly_one(p=p, s=s)
+    values = list(np.atleast_1d(np.asarray(p if key == "p" else s, dtype=object)))
+    if not values:
+        raise ValueError(f"{key} must hold at least one value")
+    trials = check_int("trials", trials, low=2)
+    draws = check_int("draws", draws, low=1)
+    rng = as_generator(seed)
+    if isinstance(code, Code):
+        if draws != 1:
+            raise ValueError(f"draws={draws} needs a construction (a callable seed -> Code); code {code.name!r} is fixed")
+        codes = [code]
+    elif callable(code):
+        codes = [as_code(code(int(x)), "the construction's result") for x in rng.integers(0, 2**32, size=draws)]
+    else:
+        raise TypeError(f"code must be an agc.Code or a callable seed -> Code, got {type(code).__name__}")
+    n = codes[0].n
+    if key == "p":
+        values = [check_probability("p", x) for x in values]
+    else:
+        values = [check_int("s", x, low=0, high=n - 1) for x in values]
+    rows = []
+    for x in tqdm(values, desc=f"{codes[0].name}: error vs {key}", disable=not progress):
+        point = {"p": x} if key == "p" else {"s": x}
+        errors = np.array([optimal_errors(c, _failure_masks(n, point.get("p"), point.get("s"), trials, rng), normalized)
+                           for c in codes])
+        summary = two_level_mean(errors)
+        rows.append({key: x, "model": "bernoulli" if key == "p" else "fixed", "mean": summary.mean,
+                     "se": summary.se, "se_within": summary.se_within, "draws": draws, "trials": trials,
+                     "code": codes[0].name})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The largest error found over straggler sets of one size, and the set attaining it."""
+
+    error: float
+    stragglers: tuple
+    exhaustive: bool
+    evaluated: int
+
+
+def _combination_batches(n, s):
+    if s == 0:
+        yield np.ones((1, n), dtype=bool)
+        return
+    combos = itertools.combinations(range(n), s)
+    while True:
+        block = np.array(list(itertools.islice(combos, BATCH)), dtype=np.int64).reshape(-1, s)
+        if block.shape[0] == 0:
+            return
+        yield masks_from_stragglers(n, block)
+
+
+def worst_case(code, s, *, method="auto", restarts=8, seed=None, max_exhaustive=MAX_EXHAUSTIVE, normalized=False):
+    r"""Worst-case optimal error over all straggler sets of size ``s``.
+
+    Parameters
+    ----------
+    code : agc.Code
+    s : int
+        Number of stragglers, ``0 <= s < n``.
+    method : {"auto", "exhaustive", "search"}
+        ``"exhaustive"`` enumerates all :math:`\binom{n}{s}` sets; ``"search"`` runs greedy
+        construction followed by best-improvement swap local search, from the greedy start and
+        ``restarts`` random starts (a lower estimate of the true worst case); ``"auto"`` is
+        exhaustive when at most ``max_exhaustive`` sets exist.
+    restarts : int
+        Random restarts of the local search.
+    seed : int or numpy.random.Generator, optional
+    max_exhaustive : int
+        Largest number of sets ``"auto"`` and ``"exhaustive"`` enumerate.
+    normalized : bool
+        Report ``error`` divided by :math:`k\ell`.
+
+    Returns
+    -------
+    WorstCase
+        ``error``, the ``stragglers`` attaining it, whether the search was ``exhaustive``, and how
+        many patterns were ``evaluated``.
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.stacking(agc.assignments.fractional_repetition(6, 6, 2), 1)
+    >>> worst_case(code, 2).error  # silencing one group loses its two chunks
+    2.0
+    """
+    code = as_code(code)
+    n = code.n
+    s = check_int("s", s, low=0, high=n - 1)
+    if method not in ("auto", "exhaustive", "search"):
+        raise ValueError(f"method must be 'auto', 'exhaustive' or 'search', got {method!r}")
+    if method == "auto":
+        method = "exhaustive" if math.comb(n, s) <= max_exhaustive else "search"
+    if method == "exhaustive":
+        if math.comb(n, s) > max_exhaustive:
+            raise ValueError(f"s={s}: C({n}, {s}) = {math.comb(n, s)} sets exceed max_exhaustive={max_exhaustive}")
+        best, best_mask, evaluated = -1.0, None, 0
+        for masks in _combination_batches(n, s):
+            errors = optimal_errors(code, masks)
+            evaluated += masks.shape[0]
+            t = int(np.argmax(errors))
+            if errors[t] > best:
+                best, best_mask = float(errors[t]), masks[t]
+        found = WorstCase(best, tuple(np.flatnonzero(~best_mask).tolist()), True, evaluated)
+    else:
+        found = _local_search(code, s, check_int("restarts", restarts, low=0), as_generator(seed))
+    if normalized:
+        found = dataclasses.replace(found, error=found.error / (code.k * code.ell))
+    return found
+
+
+def _local_search(code, s, restarts, rng):
+    n = code.n
+    evaluated = 0
+
+    def improve(stragglers):
+        nonlocal evaluated
+        current = optimal_errors(code, masks_from_stragglers(n, [stragglers]))[0]
+        evaluated += 1
+        while s > 0:
+            outside = np.setdiff1d(np.arange(n), stragglers)
+            swaps = [(a, b) for a in range(s) for b in outside]
+            candidates = []
+            for a, b in swaps:
+                trial = stragglers.copy()
+                trial[a] = b
+                candidates.append(trial)
+            errors = optimal_errors(code, masks_from_stragglers(n, candidates))
+            evaluated += len(candidates)
+            t = int(np.argmax(errors))
+            if errors[t] <= current + 1e-12:
+                break
+            current, stragglers = float(errors[t]), candidates[t]
+        return float(current), stragglers
+
+    greedy = np.zeros(0, dtype=np.int64)
+    for _ in range(s):
+        outside = np.setdiff1d(np.arange(n), greedy)
+        errors = optimal_errors(code, masks_from_stragglers(n, [np.append(greedy, b) for b in outside]))
+        evaluated += outside.size
+        greedy = np.append(greedy, outside[int(np.argmax(errors))])
+    starts = [greedy] + [rng.choice(n, size=s, replace=False) for _ in range(restarts)]
+    best, best_set = -1.0, None
+    for start in starts:
+        error, stragglers = improve(np.asarray(start, dtype=np.int64))
+        if error > best:
+            best, best_set = error, stragglers
+    return WorstCase(best, tuple(sorted(best_set.tolist())), False, evaluated)

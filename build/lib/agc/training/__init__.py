@@ -1,0 +1,32 @@
+"""Coded training in PyTorch: per-chunk gradients (:mod:`agc.training.gradients`) and the
+simulated training loop (:mod:`agc.training.loop`).
+
+Needs the ``train`` extra (``pip install 'agc[train]'``: torch and scikit-learn). The schemes a
+run uses (:func:`agc.schemes.coded`, :func:`agc.schemes.ignore_stragglers`,
+:func:`agc.schemes.full_gradient`) live in :mod:`agc.schemes`, shared with the runtime, and the
+failure models in :mod:`agc.failures`.
+"""
+
+from agc.training.gradients import ELEMENTWISE, ChunkedData, chunk_gradients
+from agc.training.loop import (
+    OPTIMIZERS,
+    GradientBuffer,
+    Step,
+    TrainResult,
+    accuracy,
+    coded_step,
+    full_step,
+    make_optimizer,
+    mlp,
+    relative_error,
+    save_results,
+    simulated_failures,
+    train,
+    write_gradient,
+)
+
+__all__ = [
+    "ELEMENTWISE", "OPTIMIZERS", "ChunkedData", "GradientBuffer", "Step", "TrainResult", "accuracy",
+    "chunk_gradients", "coded_step", "full_step", "make_optimizer", "mlp", "relative_error", "save_results",
+    "simulated_failures", "train", "write_gradient",
+]

@@ -1,0 +1,523 @@
+r"""Simulated coded training: full-batch gradient descent through a gradient code.
+
+One iteration on parameters :math:`\theta_t` with training loss
+:math:`L(\theta) = \frac1N \sum_{x} \ell(x; \theta)` (mean cross-entropy over the ``N``
+training samples):
+
+1. the training set is split once into ``k`` chunks (:func:`agc.data.split_chunks`); the
+   per-chunk gradients :math:`g_i` form the rows of ``G`` (:mod:`agc.training.gradients`), so
+   :math:`g = \sum_i g_i = \nabla L(\theta_t)`;
+2. the failure model (:class:`agc.failures.FailureModel`) picks the survivors ``S``;
+3. the decoder of the scheme for ``S`` (:func:`agc.schemes.decoder_matrix`) gives the estimate
+   :math:`\hat g = (D B_S)\, G_{\mathrm{blocks}}` (:meth:`agc.Code.estimate`, equal to decoding the
+   survivors' messages :math:`D F_S` but computed without forming the ``n`` messages);
+4. the estimate becomes the parameters' ``.grad`` and the optimiser steps.
+
+The relative decoding error :math:`\lVert \hat g - g\rVert^2 / \lVert g \rVert^2` is recorded
+every iteration against the exact gradient. Nothing here re-implements encoding or decoding:
+the same :class:`agc.Code` and :mod:`agc.schemes` drive the error engine and the distributed
+runtime, which uses :meth:`agc.Code.encode_worker` and :meth:`agc.Code.decode` on real messages.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agc._checks import as_generator, check_int, survivor_mask
+from agc._io import json_ready, write_json
+from agc.data import Dataset, load_dataset, split_chunks
+from agc.engine import worst_case
+from agc.failures import FAILURE_MODELS, FailureModel
+from agc.schemes import as_scheme, decoder_matrix, exact_fixed_decoder
+from agc.seeds import streams
+from agc.training.gradients import ChunkedData
+
+__all__ = ["OPTIMIZERS", "GradientBuffer", "Step", "TrainResult", "accuracy", "coded_step", "full_step",
+           "make_optimizer", "mlp", "relative_error", "save_results", "simulated_failures", "train",
+           "write_gradient"]
+
+#: Optimisers and their default learning rates (full-batch, standardised inputs).
+OPTIMIZERS = {"sgd": 0.5, "adam": 0.01}
+
+
+def mlp(d_in, hidden=128, classes=10, seed=0, dtype=torch.float32):
+    r"""The network of the experiments: ``Linear(d_in, hidden) → ReLU → Linear(hidden, classes)``.
+
+    784-128-10 for MNIST (101 770 parameters), 64-128-10 for digits (9 610). Weights and biases
+    are drawn as PyTorch's default :class:`torch.nn.Linear` initialisation,
+    :math:`\mathcal U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`, from a private
+    generator seeded with ``seed``: the global torch random state is neither used nor changed.
+
+    Parameters
+    ----------
+    d_in : int
+        Input features.
+    hidden : int
+        Hidden units.
+    classes : int
+        Output logits (trained with cross-entropy).
+    seed : int
+    dtype : torch.dtype
+
+    Returns
+    -------
+    torch.nn.Sequential
+
+    Examples
+    --------
+    >>> model = mlp(64, seed=0)
+    >>> sum(p.numel() for p in model.parameters())
+    9610
+    >>> bool(torch.equal(mlp(64, seed=0)[0].weight, model[0].weight))
+    True
+    """
+    d_in = check_int("d_in", d_in, low=1)
+    hidden = check_int("hidden", hidden, low=1)
+    classes = check_int("classes", classes, low=2)
+    seed = check_int("seed", seed, low=0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(d_in, hidden, device="meta", dtype=dtype),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, classes, device="meta", dtype=dtype),
+    ).to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in (model[0], model[2]):
+            bound = 1.0 / math.sqrt(layer.in_features)
+            layer.weight.uniform_(-bound, bound, generator=generator)
+            layer.bias.uniform_(-bound, bound, generator=generator)
+    return model
+
+
+@dataclass(frozen=True)
+class Step:
+    """One coded iteration: the estimate, the survivors, the exact gradient and the relative error.
+
+    ``exact`` is ``None`` and ``error`` NaN when the step was taken with ``measure=False``.
+    """
+
+    estimate: torch.Tensor
+    survivors: np.ndarray
+    exact: torch.Tensor
+    error: float
+
+
+def write_gradient(model, vector):
+    """Set every parameter's ``.grad`` from one flat vector (ordering of ``parameters_to_vector``)."""
+    offset = 0
+    for p in model.parameters():
+        size = p.numel()
+        values = vector[offset:offset + size].view_as(p)
+        if p.grad is None:
+            p.grad = values.clone()
+        else:
+            p.grad.copy_(values)
+        offset += size
+    if offset != vector.numel():
+        raise ValueError(f"gradient vector has {vector.numel()} entries, the model {offset}")
+
+
+class GradientBuffer:
+    r"""Every parameter's ``.grad`` as a slice of one flat tensor, for writing a gradient in place.
+
+    :meth:`agc.Code.estimate` writes the decoded estimate straight into :attr:`vector` (its
+    ``out`` argument), so the gradients need no copy (:func:`write_gradient`). The slices
+    follow the order of ``model.parameters()``, as :func:`torch.nn.utils.parameters_to_vector`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Its parameters must share one dtype and one device.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+    vector : torch.Tensor, shape (d,)
+
+    Examples
+    --------
+    >>> model = mlp(4, hidden=3, classes=2, seed=0)
+    >>> buffer = GradientBuffer(model)
+    >>> vector = buffer.install()
+    >>> _ = vector.fill_(1.0)
+    >>> float(model[0].weight.grad.sum()), vector.numel()
+    (12.0, 23)
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._parameters = list(model.parameters())
+        if not self._parameters:
+            raise ValueError("model has no parameters")
+        kinds = {(p.dtype, p.device) for p in self._parameters}
+        if len(kinds) != 1:
+            raise ValueError(f"GradientBuffer needs parameters of one dtype and device, got {sorted(map(str, kinds))}")
+        dtype, device = kinds.pop()
+        self.vector = torch.zeros(sum(p.numel() for p in self._parameters), dtype=dtype, device=device)
+        self._views = []
+        offset = 0
+        for p in self._parameters:
+            self._views.append(self.vector[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+    def install(self):
+        """Point every parameter's ``.grad`` at its slice (again, if ``zero_grad`` dropped it); return :attr:`vector`."""
+        for p, view in zip(self._parameters, self._views):
+            if p.grad is not view:
+                p.grad = view
+        return self.vector
+
+
+def relative_error(estimate, exact):
+    r""":math:`\lVert \hat g - g \rVert^2 / \lVert g \rVert^2` as a float (``nan`` if :math:`g = 0`)."""
+    denominator = float(exact.square().sum())
+    return float((estimate - exact).square().sum()) / denominator if denominator > 0 else math.nan
+
+
+def coded_step(model, optimizer, G, scheme, survivors, *, p=0.0, D_full=None, measure=True, buffer=None):
+    r"""One coded iteration from per-chunk gradients: encode, keep the survivors, decode, step.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    optimizer : torch.optim.Optimizer
+        Over ``model.parameters()``.
+    G : torch.Tensor, shape (k, d)
+        Per-chunk gradients (:func:`chunk_gradients`).
+    scheme : agc.schemes.Scheme or agc.Code
+        A coded scheme (a bare code uses the optimal decoder).
+    survivors : array_like or agc.failures.FailureModel
+        Index array or boolean mask of the workers heard from, or a failure model to draw them.
+    p : float
+        Failure probability the unbiased decoder rescales by (a failure model gives its own).
+    D_full : numpy.ndarray, optional
+        Precomputed fixed decoder (for ``"unbiased"`` and ``"rescaled"``).
+    measure : bool
+        Also form the exact gradient and the relative decoding error (a metric, not part of
+        the iteration itself).
+    buffer : GradientBuffer, optional
+        For ``model``: the estimate is written straight into the gradients, without a copy.
+        ``Step.estimate`` is then the buffer's vector, overwritten by the next call.
+
+    Returns
+    -------
+    Step
+
+    Raises
+    ------
+    ValueError
+        If ``G`` does not have ``code.k`` rows, the scheme is ``"full"``, or ``buffer`` belongs
+        to another model.
+
+    Examples
+    --------
+    >>> import agc
+    >>> from agc.training import chunk_gradients
+    >>> model = mlp(4, hidden=3, classes=2, seed=0, dtype=torch.float64)
+    >>> X = torch.randn(10, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> y = torch.arange(10) % 2
+    >>> G = chunk_gradients(model, X, y, agc.data.split_chunks(10, 5, seed=0))
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> step = coded_step(model, optimizer, G, agc.encodings.polynomial(agc.assignments.cyclic(5, 5, 3), 2), [0, 1, 3, 4])
+    >>> step.error < 1e-20  # the polynomial code tolerates one straggler exactly
+    True
+    """
+    scheme = as_scheme(scheme)
+    if scheme.code is None:
+        raise ValueError("coded_step needs a coded scheme; for 'full' use the plain gradient")
+    code = scheme.code
+    if G.ndim != 2 or G.shape[0] != code.k:
+        raise ValueError(f"G has {G.shape[0] if G.ndim else 0} chunk gradients but code {code.name!r} "
+                         f"has k={code.k} chunks")
+    if isinstance(survivors, FailureModel):
+        p = survivors.p
+        survivors = survivors.sample()
+    if buffer is not None and buffer.model is not model:
+        raise ValueError("buffer is a GradientBuffer of another model")
+    mask = survivor_mask(survivors, code.n)
+    decoder = decoder_matrix(scheme, mask, p, D_full)
+    # both paths overwrite every .grad: no zero_grad needed
+    if buffer is not None and G.shape[1] % code.ell == 0:
+        estimate = code.estimate(G, mask, decoder, out=buffer.install())
+    else:
+        estimate = code.estimate(G, mask, decoder)
+        write_gradient(model, estimate)
+    exact = G.sum(dim=0) if measure else None
+    step = Step(estimate, mask, exact, relative_error(estimate, exact) if measure else math.nan)
+    optimizer.step()
+    return step
+
+
+def full_step(model, optimizer, X, y):
+    """One plain full-batch gradient step on the mean cross-entropy; returns the loss before it."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def make_optimizer(name, parameters, lr=None):
+    """``torch.optim.SGD`` (plain gradient descent) or ``torch.optim.Adam`` by name.
+
+    Examples
+    --------
+    >>> make_optimizer("sgd", mlp(4, seed=0).parameters()).defaults["lr"]
+    0.5
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(map(repr, OPTIMIZERS))}")
+    lr = OPTIMIZERS[name] if lr is None else float(lr)
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    cls = torch.optim.SGD if name == "sgd" else torch.optim.Adam
+    return cls(parameters, lr=lr)
+
+
+@dataclass
+
+
+class TrainResult:
+    r"""Per-iteration metrics of one training run.
+
+    Attributes
+    ----------
+    config : dict
+        Everything that defines the run (scheme, code, dataset, failures, p, s, decoder,
+        optimizer, lr, iters, seed, dtype, ...) and the adversarial stragglers if any.
+    loss : list of float, length ``iters + 1``
+        Mean training loss on the full training set at :math:`\theta_t`, ``t = 0 … iters``.
+    error : list of float, length ``iters``
+        Relative decoding error :math:`\lVert \hat g_t - g_t\rVert^2 / \lVert g_t\rVert^2`
+        against the exact full gradient (``0`` for ``"full"``).
+    survivors : list of int or None, length ``iters``
+        ``|S|`` per iteration (``None`` for ``"full"``, which has no workers).
+    gradient_norm : list of float, length ``iters``
+        :math:`\lVert \nabla L(\theta_t) \rVert^2`, the squared norm of the exact full-batch
+        gradient at the iterate of step ``t`` (the quantity of the SGD convergence theorem).
+    seconds : list of float, length ``iters``
+        Wall time of each training step (gradients, encode, decode, optimiser), without evaluation.
+    eval_iteration : list of int
+        Iterations ``t`` (steps taken) at which the test accuracy was measured.
+    test_accuracy : list of float
+        Test accuracy at those iterations.
+    """
+
+    config: dict
+    loss: list = field(default_factory=list)
+    error: list = field(default_factory=list)
+    survivors: list = field(default_factory=list)
+    gradient_norm: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    eval_iteration: list = field(default_factory=list)
+    test_accuracy: list = field(default_factory=list)
+
+    def to_dict(self):
+        """A JSON-ready dictionary (non-finite floats become ``None``)."""
+        return json_ready(asdict(self))
+
+
+def simulated_failures(kind, code, *, p=0.2, s=None, seed=None):
+    """The :class:`agc.failures.FailureModel` of a simulated run; ``"adversarial"`` searches its set first.
+
+    Parameters
+    ----------
+    kind : {"none", "bernoulli", "fixed", "adversarial"}
+    code : agc.Code
+    p : float
+        Failure probability (``"bernoulli"``).
+    s : int, optional
+        Stragglers (``"fixed"``, ``"adversarial"``).
+    seed : int or numpy.random.Generator, optional
+        Drives the adversarial search, then the draws.
+
+    Returns
+    -------
+    agc.failures.FailureModel
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind`` or a missing or out-of-range ``s``.
+    """
+    if kind not in FAILURE_MODELS:
+        raise ValueError(f"unknown failure model {kind!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
+    rng = as_generator(seed)
+    stragglers = None
+    if kind == "adversarial":
+        if s is None:
+            raise ValueError("failure model 'adversarial' needs the number of stragglers s")
+        stragglers = worst_case(code, check_int("s", s, low=0, high=code.n - 1), method="search", seed=rng).stragglers
+    return FailureModel(kind, code.n, p=p, s=s, stragglers=stragglers, seed=rng)
+
+
+def accuracy(model, X, y):
+    """Fraction of samples whose largest logit is the label."""
+    with torch.no_grad():
+        return float((model(X).argmax(dim=1) == y).double().mean())
+
+
+def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None, optimizer="sgd", lr=None,
+          iters=300, hidden=128, seed=0, dtype=torch.float32, eval_every=10, progress=False):
+    r"""Train the MLP with full-batch gradients estimated through a scheme; return per-iteration metrics.
+
+    Parameters
+    ----------
+    scheme : agc.Code, agc.schemes.Scheme or "full"
+        A code (decoded with ``decoder``, default ``"optimal"``), a scheme from
+        :func:`agc.schemes.coded`, :func:`agc.schemes.ignore_stragglers` or
+        :func:`agc.schemes.full_gradient`, or ``"full"``.
+    dataset : Dataset or str
+        A :class:`agc.data.Dataset` or a name for :func:`agc.data.load_dataset`.
+    failures : {"bernoulli", "none", "fixed", "adversarial"}
+        Failure model (:class:`agc.failures.FailureModel`); ignored by ``"full"``. For
+        ``"adversarial"`` the worst straggler set of size ``s`` is found once, before training,
+        by :func:`agc.worst_case` with ``method="search"``, and used in every iteration.
+    p : float
+        Failure probability for ``"bernoulli"``.
+    s : int, optional
+        Stragglers for ``"fixed"`` and ``"adversarial"``.
+    decoder : {"optimal", "unbiased", "rescaled"}, optional
+        Replaces the scheme's decoder.
+    optimizer : {"sgd", "adam"}
+        Full-batch ``SGD`` without momentum (gradient descent) or ``Adam``.
+    lr : float, optional
+        Learning rate (default from :data:`OPTIMIZERS`: 0.5 for SGD, 0.01 for Adam).
+    iters : int
+        Optimiser steps.
+    hidden : int
+        Hidden units of the MLP (:func:`mlp`).
+    seed : int
+        Seeds, through the streams of :func:`agc.seeds.streams`, the model
+        initialisation, the chunk split, the failures and the adversarial search. Same seed,
+        same metrics (except the wall times).
+    dtype : torch.dtype
+        ``torch.float32`` (default) or ``torch.float64`` for exactness checks.
+    eval_every : int
+        Test accuracy every this many steps (and after the last).
+    progress : bool
+        Show a ``tqdm`` progress bar.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        For an unknown dataset, optimizer, decoder or failure model, a missing ``s``, a code
+        with more chunks than training samples, or ``"unbiased"``/``"rescaled"`` on a code
+        without an exact fixed decoder.
+
+    Examples
+    --------
+    >>> import agc
+    >>> data = agc.data.load_digits()
+    >>> code = agc.encodings.polynomial(agc.assignments.cyclic(8, 8, 4), 2)  # exact with 2 stragglers
+    >>> result = train(code, data, failures="fixed", s=2, iters=30, seed=0)
+    >>> result.loss[-1] < result.loss[0], max(result.error) < 1e-6, set(result.survivors)
+    (True, True, {6})
+    """
+    scheme = as_scheme(scheme, decoder)
+    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    if not isinstance(data, Dataset):
+        raise TypeError(f"dataset must be an agc.data.Dataset or a name, got {type(data).__name__}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    iters = check_int("iters", iters, low=0)
+    eval_every = check_int("eval_every", eval_every, low=1)
+    seed = check_int("seed", seed, low=0)
+    seeds = streams(seed)
+    X, y = data.X_train.to(dtype), data.y_train
+    X_test, y_test = data.X_test.to(dtype), data.y_test
+    model = mlp(data.features, hidden=hidden, classes=data.classes, seed=seeds.model_seed,
+                dtype=dtype)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
+    config = {
+        "scheme": scheme.name, "code": repr(scheme.code) if scheme.code is not None else None,
+        "dataset": data.name, "failures": failures, "p": p, "s": s, "decoder": scheme.decoder,
+        "optimizer": optimizer, "lr": opt.defaults["lr"], "iters": iters, "hidden": hidden, "seed": seed,
+        "dtype": str(dtype).removeprefix("torch."), "eval_every": eval_every,
+    }
+    if scheme.code is None:
+        batch = failure_model = D_full = buffer = None
+        if failures not in FAILURE_MODELS:
+            raise ValueError(f"unknown failure model {failures!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
+    else:
+        code = scheme.code
+        if code.k > X.shape[0]:
+            raise ValueError(f"code {code.name!r} has k={code.k} chunks but the training set only {X.shape[0]} samples")
+        batch = ChunkedData(X, y, split_chunks(X.shape[0], code.k, seed=seeds.split()))
+        failure_model = simulated_failures(failures, code, p=p, s=s, seed=seeds.failures())
+        config["stragglers"] = failure_model.stragglers
+        D_full = exact_fixed_decoder(scheme) if scheme.decoder != "optimal" else None
+        buffer = GradientBuffer(model)
+    result = TrainResult(config)
+
+    def evaluate(t):
+        result.eval_iteration.append(t)
+        result.test_accuracy.append(accuracy(model, X_test, y_test))
+
+    steps = range(iters)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=scheme.name)
+    for t in steps:
+        if t % eval_every == 0:
+            evaluate(t)
+        start = time.perf_counter()
+        if batch is None:
+            loss = full_step(model, opt, X, y)
+            error, survivors = 0.0, None
+        else:
+            G, loss = batch.gradients(model)
+            step = coded_step(model, opt, G, scheme, failure_model, D_full=D_full, buffer=buffer)
+            error, survivors = step.error, int(step.survivors.sum())
+        result.seconds.append(time.perf_counter() - start)
+        if batch is None:  # the exact gradient: .grad after full_step, step.exact after coded_step
+            norm = sum(float(p.grad.square().sum()) for p in model.parameters())
+        else:
+            norm = float(step.exact.square().sum())
+        result.loss.append(float(loss))
+        result.error.append(error)
+        result.survivors.append(survivors)
+        result.gradient_norm.append(norm)
+    with torch.no_grad():
+        result.loss.append(float(F.cross_entropy(model(X), y)))
+    evaluate(iters)
+    return result
+
+
+def save_results(results, path):
+    """Write results as JSON, atomically (:func:`agc._io.write_json`).
+
+    Parameters
+    ----------
+    results : TrainResult, dict or list
+        A result, or a dict/list of results (nested freely); :class:`TrainResult` objects are
+        converted with :meth:`TrainResult.to_dict`, non-finite floats become ``null``.
+    path : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as directory:
+    ...     result = TrainResult({"scheme": "full"}, loss=[1.0, math.nan])
+    ...     file = save_results({"full": result}, Path(directory) / "r.json")
+    ...     saved = json.loads(file.read_text())
+    >>> saved["full"]["loss"]
+    [1.0, None]
+    """
+    return write_json(path, results)
