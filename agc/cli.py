@@ -223,7 +223,18 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``agc`` console script; returns the exit code."""
+    """Entry point of the ``agc`` console script; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad arguments (one line on stderr), 1 for a run that failed.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

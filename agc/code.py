@@ -1,6 +1,6 @@
 r"""The :class:`Code`: an encoding matrix on an assignment, and the encode/decode of messages.
 
-Orientation (DESIGN §2.1): rows are workers. ``B`` has shape ``(n, k * ell)`` and column
+Orientation (book: *Notation and model*): rows are workers. ``B`` has shape ``(n, k * ell)`` and column
 ``u * k + i`` holds the coefficient of block ``u`` of chunk ``i`` (block-major). The paper
 writes the transpose, ``kℓ × n``.
 
@@ -23,6 +23,46 @@ from agc._checks import check_binary_matrix, check_int, check_matrix, survivor_m
 #: Residual :math:`\lVert D B - T \rVert_F / \sqrt{k\ell}` under which ``D B = T`` counts as exact
 #: (float64 round-off of the constructions is about ``1e-15``; conditioning can cost a few digits).
 EXACT_TOL = 1e-9
+
+
+#: Largest number of entries of ``B`` an encoding builds (2 GiB of float64): beyond it the
+#: encodings refuse with the size instead of running out of memory.
+MAX_B_ENTRIES = 2**28
+
+
+def check_size(n, k, ell):
+    """Refuse, before allocating, an encoding matrix ``B`` of ``n × kℓ`` entries beyond :data:`MAX_B_ENTRIES`.
+
+    Parameters
+    ----------
+    n, k : int
+        Workers and chunks.
+    ell : int
+        Communication reduction, ``ell >= 1``.
+
+    Returns
+    -------
+    int
+        ``ell``, checked.
+
+    Raises
+    ------
+    ValueError
+        If ``ell < 1`` or ``B`` would be too large (the message gives its size).
+
+    Examples
+    --------
+    >>> check_size(91, 91, 10**9)
+    Traceback (most recent call last):
+    ...
+    ValueError: ell=1000000000: B would be 91 × 91000000000 (8.28e+12 entries, 6.62e+04 GB of float64), more than MAX_B_ENTRIES=268435456
+    """
+    ell = check_int("ell", ell, low=1)
+    entries = n * k * ell
+    if entries > MAX_B_ENTRIES:
+        raise ValueError(f"ell={ell}: B would be {n} × {k * ell} ({entries:.3g} entries, {entries * 8 / 1e9:.3g} GB "
+                         f"of float64), more than MAX_B_ENTRIES={MAX_B_ENTRIES}")
+    return ell
 
 
 def block_length(d, ell):
@@ -143,6 +183,8 @@ class Code:
         ell = check_int("ell", self.ell, low=1)
         A = check_binary_matrix("assignment", self.assignment)
         n, k = A.shape
+        if n == 0 or k == 0:
+            raise ValueError(f"assignment must have at least one worker and one chunk, got shape {A.shape}")
         B = check_matrix("B", self.B, shape=(n, k * ell))
         support = np.tile(A, (1, ell)).astype(bool)
         if np.any(B[~support] != 0):
@@ -193,6 +235,8 @@ class Code:
         return f"Code(name={self.name!r}, n={self.n}, k={self.k}, ell={self.ell})"
 
     def _check_gradients(self, G):
+        if not (isinstance(G, np.ndarray) or _is_torch(G)):
+            raise TypeError(f"G must be a numpy array or a torch tensor of shape (k={self.k}, d), got {type(G).__name__}")
         if G.ndim != 2 or G.shape[0] != self.k:
             raise ValueError(f"G must have shape (k={self.k}, d), got {tuple(G.shape)}")
 

@@ -1,7 +1,7 @@
 r"""Decoders: the optimal (minimum-norm least-squares) decoder and the fixed decoder.
 
 A decoder for survivors ``S`` is a matrix :math:`D \in \mathbb{R}^{\ell \times |S|}`; its
-error is :math:`\lVert D B_S - T \rVert_F^2` (DESIGN §2.1).
+error is :math:`\lVert D B_S - T \rVert_F^2` (book: *Notation and model*).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def unbiased_decoder(code, survivors, p, D_full=None):
     :math:`\mathbb{E}[D B_S] = T`, so the decoded gradient is unbiased, with
     :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2
     = \frac{p}{1-p}\sum_j \lVert D_{\mathrm{full}}[:,j]\rVert^2 \lVert B_{j,:}\rVert^2`
-    (DESIGN §2.4; see :func:`agc.bounds.unbiased_expected_error`).
+    (book: *Unbiasedness and convergence*; see :func:`agc.bounds.unbiased_expected_error`).
 
     Parameters
     ----------

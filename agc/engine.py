@@ -1,6 +1,6 @@
 r"""The error engine: optimal error for one or many survivor sets, expectations, worst cases.
 
-The optimal error of survivors ``S`` (DESIGN §2.1) is
+The optimal error of survivors ``S`` (book: *Notation and model*) is
 
 .. math:: \mathrm{err}^*(S) = \min_D \lVert D B_S - T \rVert_F^2 = \lVert T (I - P_S) \rVert_F^2 ,
 
@@ -147,7 +147,7 @@ def _direct_errors(code, masks):
 def optimal_error(code, survivors, normalized=False):
     r"""Optimal error :math:`\mathrm{err}^*(S)` of one survivor set, by least squares.
 
-    The direct computation with :func:`agc.optimal_decoder` (``numpy.linalg.lstsq``); the
+    The direct computation with :func:`agc.optimal_decoder` (LAPACK ``gelsy``, minimum norm); the
     batched :func:`optimal_errors` is checked against it.
 
     Parameters
@@ -227,7 +227,18 @@ def optimal_errors(code, masks, normalized=False):
 
 @dataclass(frozen=True)
 class Estimate:
-    """An expected error: ``mean`` with standard error ``se`` (0 when ``exact``)."""
+    """An expected error: ``mean`` with standard error ``se`` (0 when ``exact``).
+
+    Attributes
+    ----------
+    mean : float
+    se : float
+        Standard error of ``mean`` over the patterns.
+    trials : int
+        Patterns averaged (or enumerated).
+    exact : bool
+        Whether every pattern was enumerated with its probability.
+    """
 
     mean: float
     se: float
@@ -386,7 +397,19 @@ def error_curve(code, *, p=None, s=None, trials=1000, draws=1, seed=None, normal
 
 @dataclass(frozen=True)
 class WorstCase:
-    """The largest error found over straggler sets of one size, and the set attaining it."""
+    """The largest error found over straggler sets of one size, and the set attaining it.
+
+    Attributes
+    ----------
+    error : float
+        The largest optimal error found (normalised when asked).
+    stragglers : tuple of int
+        A straggler set attaining it.
+    exhaustive : bool
+        Whether every set was evaluated (otherwise ``error`` is a lower estimate of the true worst case).
+    evaluated : int
+        Patterns evaluated.
+    """
 
     error: float
     stragglers: tuple

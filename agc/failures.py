@@ -186,6 +186,13 @@ def bernoulli_enumeration(n, p):
     masks : numpy.ndarray, shape (2**n, n)
     weights : numpy.ndarray, shape (2**n,)
         Probabilities summing to one.
+
+    Parameters
+    ----------
+    n : int
+        Workers, ``1 <= n <= MAX_ENUMERATION_N``.
+    p : float
+        Failure probability in ``[0, 1)``.
     """
     n = check_int("n", n, low=1, high=MAX_ENUMERATION_N)
     p = check_probability("p", p)

@@ -29,7 +29,7 @@ _SCHEME_INDEX = {
     "rdm": 0,
     "rhpnc": 1,
     "rhpnc_pm1": 2,
-    "hadamard": 3,
+    "iid_gaussian": 3,
     "polynomial": 4,
     "block_split": 5,
     "stacking": 7,

@@ -98,6 +98,8 @@ def record(name: str, value, **labels) -> None:
         What distinguishes this number from others of the same name (``scheme="rdm"``,
         ``p=0.1``). Labels become columns of a sweep's CSV.
 
+    Notes
+    -----
     The record ``{"name": name, "value": value, **labels}`` is kept in memory and, when
     ``AGC_RECORD_DIR`` is set, appended to this process's file there. Nothing is returned, so
     that a call at the end of a notebook cell prints nothing.
@@ -143,6 +145,10 @@ def _append(directory: Path, entry: dict) -> None:
 
 def records() -> list[dict]:
     """Return copies of the records of this process, oldest first.
+
+    Returns
+    -------
+    list of dict
 
     Examples
     --------

@@ -33,7 +33,7 @@ ENCODINGS = {
     "block_split": ("block_split", "ell copies of the assignment; copy u sends block u (fair baseline)"),
     "rdm": ("rdm", "random diagonal matrices (signs per worker and block)"),
     "rhpnc": ("rhpnc", "random Hadamard product with null-space constraint (exact with no straggler)"),
-    "hadamard": ("hadamard", "independent random coefficients per worker, chunk and block"),
+    "iid_gaussian": ("iid_gaussian", "independent N(0, 1) coefficients per worker, chunk and block on the support"),
     "polynomial": ("polynomial", "Ye-Abbe exact code on the cyclic assignment with k = n, s = load - ell"),
     "expander": ("expander", "Raviv et al.: normalised adjacency A/degree of a regular graph (ell = 1)"),
     "sgc": ("stochastic_code", "Bitar et al.: stochastic gradient coding weights (ell = 1)"),
@@ -53,13 +53,29 @@ def srg_assignment(graph, incidence=False, complement=False, **params):
         Use the complement graph.
     **params
         The graph's parameters (e.g. ``q=13`` for Paley).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(v, v)`` for the adjacency, ``(edges, v)`` for the incidence.
     """
     G = assignments.srg(graph, complement=complement, **params)
     return assignments.graph_incidence(G) if incidence else assignments.graph_adjacency(G)
 
 
 def family_function(family):
-    """The function that builds the assignment of a family name (``ValueError`` if unknown)."""
+    """The function that builds the assignment of a family name (``ValueError`` if unknown).
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`.
+
+    Returns
+    -------
+    callable
+        ``f(...) -> A`` (an ``(n, k)`` 0/1 matrix).
+    """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
     module, name, _ = FAMILIES[family]
@@ -67,7 +83,18 @@ def family_function(family):
 
 
 def encoding_function(encoding):
-    """The function that builds the code of an encoding name (``ValueError`` if unknown)."""
+    """The function that builds the code of an encoding name (``ValueError`` if unknown).
+
+    Parameters
+    ----------
+    encoding : str
+        A key of :data:`ENCODINGS`.
+
+    Returns
+    -------
+    callable
+        ``f(A, ell, ...) -> agc.Code``.
+    """
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {sorted(ENCODINGS)}, got {encoding!r}")
     return getattr(encodings, ENCODINGS[encoding][0])

@@ -62,6 +62,10 @@ class Scheme:
 def full_gradient():
     """The reference: the exact full-batch gradient, no workers, no coding, no failures.
 
+    Returns
+    -------
+    Scheme
+
     Examples
     --------
     >>> full_gradient()
@@ -77,6 +81,15 @@ def ignore_stragglers(n):
     survivors' gradients are summed and scaled by :math:`n / |S|`,
     :math:`\hat g = \frac{n}{|S|} \sum_{j \in S} g_j` (zero when no worker survives).
 
+    Parameters
+    ----------
+    n : int
+        Workers (and chunks).
+
+    Returns
+    -------
+    Scheme
+
     Examples
     --------
     >>> scheme = ignore_stragglers(4)
@@ -89,6 +102,20 @@ def ignore_stragglers(n):
 
 def coded(code, decoder="optimal"):
     """A gradient code with a decoder: ``"optimal"``, ``"unbiased"`` or ``"rescaled"``.
+
+    Parameters
+    ----------
+    code : agc.Code
+    decoder : {"optimal", "unbiased", "rescaled"}
+
+    Returns
+    -------
+    Scheme
+
+    Raises
+    ------
+    TypeError
+        If ``code`` is not an :class:`agc.Code`.
 
     Examples
     --------
@@ -105,6 +132,23 @@ def as_scheme(scheme, decoder=None):
     """Turn a :class:`Scheme`, an :class:`agc.Code` or ``"full"`` into a :class:`Scheme`.
 
     ``decoder``, when given, replaces the scheme's decoder (default ``"optimal"`` for a bare code).
+
+    Parameters
+    ----------
+    scheme : Scheme, agc.Code or "full"
+    decoder : str, optional
+        One of :data:`DECODERS`.
+
+    Returns
+    -------
+    Scheme
+
+    Raises
+    ------
+    ValueError
+        For an unknown scheme name or a decoder given to ``"full"``.
+    TypeError
+        For any other type.
 
     Examples
     --------

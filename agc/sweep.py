@@ -71,7 +71,15 @@ _SCALARS = (bool, int, float, str, type(None))
 
 
 class SweepError(RuntimeError):
-    """Some points of a sweep failed; ``failures`` maps each point id to its error."""
+    """Some points of a sweep failed; ``failures`` maps each point id to its error.
+
+    Parameters
+    ----------
+    chapter : str
+        The chapter's name.
+    failures : dict
+        Point id → one-line description of its error.
+    """
 
     def __init__(self, chapter: str, failures: dict[str, str]):
         self.failures = dict(failures)
@@ -143,6 +151,23 @@ def _scalar(name: str, value):
 def grid_points(grid: dict) -> list[dict]:
     """The points of a grid: the cartesian product of its value lists, in order.
 
+    Parameters
+    ----------
+    grid : dict
+        Parameter name → list of scalar values.
+
+    Returns
+    -------
+    list of dict
+        One dict per combination, in the order of ``itertools.product``.
+
+    Raises
+    ------
+    TypeError
+        If a value is not a scalar or a grid entry is not a list.
+    ValueError
+        If a grid entry is empty.
+
     Examples
     --------
     >>> grid_points({"ell": [2, 3], "q": [9]})
@@ -180,6 +205,14 @@ def point_id(point: dict) -> str:
     letters, digits and ``._+-`` is replaced by ``h`` and 12 hex digits of a hash of it; an id
     longer than 120 characters becomes ``point-`` and a hash of the whole point.
 
+    Parameters
+    ----------
+    point : dict
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> point_id({"ell": 2, "q": 9})
@@ -211,6 +244,14 @@ def resolve_chapter(chapter) -> Path:
     ------
     ValueError
         If no such notebook exists (the message lists the paths tried).
+
+    Parameters
+    ----------
+    chapter : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
 
     Examples
     --------

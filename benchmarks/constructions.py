@@ -1,4 +1,4 @@
-"""Time the assignment constructions: PG(2, q) and every named SRG (DESIGN §2.3).
+"""Time the assignment constructions: PG(2, q) and every named SRG.
 
 Each construction runs in this fresh process, so the first call for a field includes building
 its tables with galois. Prints a markdown table (name, parameters, seconds); the target is

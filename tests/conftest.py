@@ -8,9 +8,7 @@ import agc
 
 def gaussian_code(A, ell, seed):
     """Independent Gaussian coefficients on the support of ``A`` (a generic code)."""
-    rng = np.random.default_rng(seed)
-    return agc.Code(np.tile(A, (1, ell)) * rng.standard_normal((A.shape[0], A.shape[1] * ell)), A, ell, name="gaussian")
-
+    return agc.encodings.iid_gaussian(A, ell, seed=seed)
 
 
 def unbiased_estimates(code, G, p, D_full, draws, seed):
@@ -22,10 +20,6 @@ def unbiased_estimates(code, G, p, D_full, draws, seed):
     return np.array([np.asarray(code.decode(messages, m, agc.unbiased_decoder(code, m, p, D_full), d=G.shape[1]))
                      for m in masks])
 
-
-def z_scores(estimates, truth):
-    """Per coordinate: (Monte Carlo mean - truth) / its standard error."""
-    return (estimates.mean(axis=0) - truth) / (estimates.std(axis=0, ddof=1) / np.sqrt(len(estimates)))
 
 @pytest.fixture
 def small_codes():

@@ -16,7 +16,7 @@ from agc.bounds import (
     rdm_srg_bound,
     stacking_bibd_error,
 )
-from agc.encodings import block_split, hadamard, rdm, rhpnc, stacking
+from agc.encodings import block_split, iid_gaussian, rdm, rhpnc, stacking
 
 
 def sign_averaged_errors(A, ell, masks, draws, seed=0, dist="rademacher"):
@@ -187,7 +187,7 @@ def dominance_codes():
         rhpnc(biregular, 2, seed=1, variant="pm1"),
         rdm(biregular, 2, seed=2),
         rdm(plane, 3, seed=3, dist="gaussian"),
-        hadamard(plane, 2, seed=4),
+        iid_gaussian(plane, 2, seed=4),
         stacking(plane, 2),
         block_split(agc.assignments.cyclic(10, 10, 3), 2),
         agc.encodings.polynomial(agc.assignments.cyclic(10, 10, 4), 2),

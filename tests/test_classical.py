@@ -7,7 +7,6 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import z_scores
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from agc.encodings.classical import (
     stochastic_code,
     stochastic_decoder,
 )
+from agc.stats import z_scores
 
 
 def srg_lambda(params):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from conftest import unbiased_estimates, z_scores
+from conftest import unbiased_estimates
 
 import agc
+from agc.stats import z_scores
 
 
 def test_optimal_decoder_attains_optimal_error(small_codes):

@@ -2,10 +2,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import unbiased_estimates, z_scores
+from conftest import unbiased_estimates
 
 import agc
-from agc.encodings import hadamard, rdm, rhpnc
+from agc.encodings import iid_gaussian, rdm, rhpnc
+from agc.stats import z_scores
 
 
 def constructions():
@@ -15,7 +16,7 @@ def constructions():
         ("rdm-gaussian", lambda A, ell, seed: rdm(A, ell, seed, dist="gaussian")),
         ("rhpnc-gaussian", lambda A, ell, seed: rhpnc(A, ell, seed)),
         ("rhpnc-pm1", lambda A, ell, seed: rhpnc(A, ell, seed, variant="pm1")),
-        ("hadamard", lambda A, ell, seed: hadamard(A, ell, seed)),
+        ("iid_gaussian", lambda A, ell, seed: iid_gaussian(A, ell, seed)),
     ]
 
 
@@ -54,7 +55,7 @@ def test_bad_input_raises_naming_the_parameter(biregular):
     with pytest.raises(ValueError, match="ell must be >= 1, got 0"):
         rhpnc(A, 0)
     with pytest.raises(TypeError, match="ell must be an integer"):
-        hadamard(A, 2.0)
+        iid_gaussian(A, 2.0)
     with pytest.raises(ValueError, match="A must contain only 0 and 1"):
         rdm(2 * A, 2)
     with pytest.raises(ValueError, match="ell=7 exceeds the replication 6"):
@@ -139,7 +140,7 @@ def test_orthogonal_block_mixing_leaves_the_optimal_error_unchanged():
     ell, k = 3, 6
     Q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((ell, ell)))
     masks = agc.failures.bernoulli_masks(14, 0.3, 200, seed=2)
-    for code in (hadamard(A, ell, seed=0), rdm(A, ell, seed=0), rhpnc(A, ell, seed=0)):
+    for code in (iid_gaussian(A, ell, seed=0), rdm(A, ell, seed=0), rhpnc(A, ell, seed=0)):
         mixed = agc.Code(code.B @ np.kron(Q, np.eye(k)), A, ell, name="mixed")
         assert np.allclose(agc.optimal_errors(mixed, masks), agc.optimal_errors(code, masks), atol=1e-9)
     # a per-worker mixing (signs that differ between workers) is a different code

@@ -1,4 +1,4 @@
-"""Assignments: ``(n, k)`` 0/1 matrices, rows = workers, columns = chunks (DESIGN §2.3)."""
+"""Assignments: ``(n, k)`` 0/1 matrices, rows = workers, columns = chunks (book: *Notation and model*)."""
 
 from agc.assignments.bipartite import (
     bernoulli_assignment,

@@ -1,4 +1,6 @@
-"""Assignments from bipartite graphs: cyclic, fractional repetition, random bi-regular, graphs (DESIGN §2.3).
+"""Assignments from bipartite graphs: cyclic, fractional repetition, random bi-regular, random, graphs.
+
+The book's chapter *Bipartite graphs and the null-space constraint* uses them.
 
 Each function returns an ``(n, k)`` 0/1 ``int64`` array, rows = workers, columns = chunks.
 """
@@ -360,7 +362,8 @@ def graph_incidence(G):
 
     References
     ----------
-    DESIGN §2.3 (assignment families: incidence of any graph).
+    M. Glasgow and M. Wootters, *Approximate gradient coding with optimal decoding*, IEEE JSAIT 2021
+    (workers = edges of a graph).
 
     Examples
     --------
@@ -387,7 +390,7 @@ def graph_adjacency(G):
     Worker ``j`` holds the chunks of the neighbours of vertex ``j`` (not its own), so the load
     and the replication both equal the degree: :math:`\kappa` for a :math:`\kappa`-regular
     graph. Nodes are taken in sorted order. For a strongly regular graph the matrix obeys
-    :math:`A^2 = \kappa I + \lambda A + \mu (J - I - A)` (DESIGN §2.3).
+    :math:`A^2 = \kappa I + \lambda A + \mu (J - I - A)` (book: *Strongly regular graphs*).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-r"""Assignments from balanced incomplete block designs (BIBDs) (DESIGN §2.3).
+r"""Assignments from balanced incomplete block designs (BIBDs) (book: *Combinatorial designs and random diagonal matrices*).
 
 A :math:`(v, b, r, k, \lambda)` BIBD has ``v`` points and ``b`` blocks; every block has ``k``
 points, every point lies in ``r`` blocks and every pair of points in ``λ`` blocks. As an
@@ -21,6 +21,10 @@ import numpy as np
 
 from agc._checks import check_binary_matrix, check_int
 from agc.assignments.fields import check_prime_power, field_tables
+
+
+#: Largest number of blocks (workers) :func:`complete_design` builds.
+MAX_BLOCKS = 10**6
 
 
 class BIBDParameters(NamedTuple):
@@ -244,7 +248,8 @@ def complete_design(v, t):
     Raises
     ------
     ValueError
-        If ``v < 2`` or ``t`` is outside ``[1, v]``.
+        If ``v < 2``, ``t`` is outside ``[1, v]``, or there are more than :data:`MAX_BLOCKS` blocks
+        (refused before any memory is allocated; the message gives the count).
 
     References
     ----------
@@ -263,6 +268,10 @@ def complete_design(v, t):
     """
     v = check_int("v", v, low=2)
     t = check_int("t", t, low=1, high=v)
+    count = math.comb(v, t)
+    if count > MAX_BLOCKS:
+        raise ValueError(f"complete_design(v={v}, t={t}) has C({v}, {t}) = {count} blocks (workers), more than "
+                         f"MAX_BLOCKS={MAX_BLOCKS}")
     blocks = np.array(list(itertools.combinations(range(v), t)), dtype=np.int64)
     A = np.zeros((math.comb(v, t), v), dtype=np.int64)
     A[np.arange(len(blocks))[:, None], blocks] = 1
@@ -295,7 +304,8 @@ def from_blocks(blocks, v=None):
 
     References
     ----------
-    DESIGN §2.3 (any design given as a block list).
+    C. J. Colbourn and J. H. Dinitz (eds.), *Handbook of Combinatorial Designs*, 2nd ed.,
+    Chapman & Hall/CRC, 2007.
 
     Examples
     --------

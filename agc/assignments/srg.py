@@ -1,4 +1,4 @@
-r"""Strongly regular graphs (SRGs) as networkx graphs (DESIGN §2.3).
+r"""Strongly regular graphs (SRGs) as networkx graphs (book: *Strongly regular graphs*).
 
 A graph is strongly regular with parameters :math:`(v, \kappa, \lambda, \mu)` when it has
 :math:`v` vertices, is :math:`\kappa`-regular, adjacent vertices have :math:`\lambda` common

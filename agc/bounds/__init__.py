@@ -1,4 +1,4 @@
-"""Bounds on the approximation error (DESIGN §2.4)."""
+"""Bounds on the approximation error (book: *Lower bounds* and the chapters on each construction)."""
 
 from agc.bounds.lower import (
     rank_lower_bound,

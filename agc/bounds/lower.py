@@ -1,4 +1,4 @@
-r"""Lower bounds on the optimal error, for one code and for every scheme (DESIGN §2.4)."""
+r"""Lower bounds on the optimal error, for one code and for every scheme (book: *Lower bounds*)."""
 
 from __future__ import annotations
 

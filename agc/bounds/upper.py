@@ -1,4 +1,4 @@
-r"""Upper bounds (and exact formulas) for the optimal error of the constructions (DESIGN §2.4).
+r"""Upper bounds (and exact formulas) for the optimal error of the constructions (book: the chapters on each construction).
 
 Every bound rests on one identity. With :math:`K = B_S B_S^\top` (the survivors' Gram matrix)
 and :math:`M = B T^\top` (``n × ℓ``; :math:`M_{ju}` is the sum of worker ``j``'s coefficients
@@ -237,7 +237,7 @@ def rdm_expected_error_bound(A, ell, s, dist="rademacher"):
     :math:`P = \sum_i m_i = \delta |S|` and
     :math:`Q = \sum_i m_i^2 = 1_S^\top AA^\top 1_S = \delta|S| + \lambda |S|(|S|-1)`, so
     :math:`\ell(k - P^2/(Q + cP))` is the formula above (``c = ℓ - 1`` or ``ℓ + 1``). The
-    Rademacher form is DESIGN's: it is also what Cauchy–Schwarz
+    Rademacher form is the paper's: it is also what Cauchy–Schwarz
     (:math:`r^\top K^{-1} r \ge (r^\top r)^2 / r^\top K r`) and Jensen
     (:math:`\mathbb{E}[1/X] \ge 1/\mathbb{E}X`) give. It is tight for ``ell = 1``, where it
     equals :func:`stacking_bibd_error`. The exact expectation is

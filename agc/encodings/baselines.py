@@ -1,11 +1,11 @@
-r"""The two baselines: the paper's vertical stacking and our block split (DESIGN §2.2)."""
+r"""The two baselines: the paper's vertical stacking and our block split (book: *Gradient coding in one page*)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from agc._checks import check_binary_matrix, check_int
-from agc.code import Code
+from agc.code import Code, check_size
 
 
 def stacking(A, ell):
@@ -35,7 +35,7 @@ def stacking(A, ell):
     (3, 6)
     """
     A = check_binary_matrix("A", A)
-    ell = check_int("ell", ell, low=1)
+    ell = check_size(*A.shape, ell)
     return Code(np.tile(A, (1, ell)).astype(np.float64), A, ell, name="stacking", params={"ell": ell})
 
 
@@ -66,7 +66,7 @@ def block_split(A0, ell):
     (6, 3, 2)
     """
     A0 = check_binary_matrix("A0", A0)
-    ell = check_int("ell", ell, low=1)
+    ell = check_size(A0.shape[0] * check_int("ell", ell, low=1), A0.shape[1], ell)
     n0, k = A0.shape
     B = np.zeros((ell * n0, ell * k))
     for u in range(ell):

@@ -1,4 +1,4 @@
-r"""Classical :math:`\ell = 1` approximate gradient codes, as baselines (DESIGN §2.2, last item).
+r"""Classical :math:`\ell = 1` approximate gradient codes, as baselines (book: *Gradient coding in one page*).
 
 Every code here has ``ell = 1``: ``B`` is ``n × k`` (rows = workers), the target is
 :math:`T = 1_k^\top`, and the error of a decoder :math:`w \in \mathbb{R}^{1 \times |S|}` is

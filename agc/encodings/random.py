@@ -1,13 +1,14 @@
 r"""Randomised encodings on an assignment: RDM, RHPNC and independent Gaussian coefficients.
 
-All three keep the support of the assignment ``A`` (DESIGN §2.2): block ``u`` of ``B`` (the
-``n × k`` matrix :math:`B^{(u)}`, columns ``u·k … u·k + k - 1``) is non-zero only where ``A``
-is. Rows are workers; the paper writes the transpose.
+All three keep the support of the assignment ``A`` (book: *Bipartite graphs and the null-space
+constraint*): block ``u`` of ``B`` (the ``n × k`` matrix :math:`B^{(u)}`, columns
+``u·k … u·k + k - 1``) is non-zero only where ``A`` is. Rows are workers; the paper writes the
+transpose.
 
 * :func:`rdm` — random diagonal matrices, :math:`B^{(u)} = \operatorname{diag}(r_u) A`.
 * :func:`rhpnc` — random Hadamard product with a null-space constraint,
   :math:`B^{(u)} = \operatorname{diag}(v_u)\, A \operatorname{diag}(c_u)`, exact with no straggler.
-* :func:`hadamard` — independent :math:`N(0, 1)` coefficients on the support, for comparison.
+* :func:`iid_gaussian` — independent :math:`N(0, 1)` coefficients on the support, for comparison.
 
 **Orthogonal mixing changes nothing.** For an orthogonal :math:`Q \in \mathbb{R}^{\ell\times\ell}`
 the code :math:`B' = B\,(Q \otimes I_k)`, i.e. :math:`B'^{(u')} = \sum_u Q_{u u'} B^{(u)}`, mixes
@@ -31,7 +32,7 @@ import scipy.optimize
 import scipy.sparse
 
 from agc._checks import as_generator, check_binary_matrix, check_int
-from agc.code import EXACT_TOL, Code
+from agc.code import EXACT_TOL, Code, check_size
 from agc.seeds import seed_record
 
 #: Smallest allowed per-chunk normaliser :math:`\sum_{j \in N(i)} v_u[j]^2` (with
@@ -48,7 +49,7 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     :math:`r_u`); with them and constant replication :math:`\gamma`, the decoder
     :math:`D[u, j] = r_u[j] / (\gamma (1 - p))` is unbiased over signs and Bernoulli(``p``)
     failures together, provided the signs are redrawn (a new ``seed``) every iteration
-    (DESIGN §2.4): :math:`\mathbb{E}[r_u[j] r_w[j]] = [u = w]` for both distributions.
+    (book: *Unbiasedness and convergence*): :math:`\mathbb{E}[r_u[j] r_w[j]] = [u = w]` for both distributions.
 
     Parameters
     ----------
@@ -85,7 +86,7 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     True
     """
     A = check_binary_matrix("A", A)
-    ell = check_int("ell", ell, low=1)
+    ell = check_size(*A.shape, ell)
     if dist not in ("rademacher", "gaussian"):
         raise ValueError(f"dist must be 'rademacher' or 'gaussian', got {dist!r}")
     n, _ = A.shape
@@ -99,11 +100,13 @@ def rdm(A, ell, seed=None, dist="rademacher"):
     return Code(B, A, ell, name="rdm", params=params, vectors=signs)
 
 
-def hadamard(A, ell, seed=None):
+def iid_gaussian(A, ell, seed=None):
     r"""Independent :math:`N(0, 1)` coefficients on the support: :math:`B = (1_\ell^\top \otimes A) \circ Z`.
 
     A generic code with the assignment's support, for comparison with :func:`rdm` and
-    :func:`rhpnc`: worker ``j`` draws a fresh weight for every (chunk, block) pair it holds.
+    :func:`rhpnc`: worker ``j`` draws a fresh weight for every (chunk, block) pair it holds,
+    :math:`Z_{j, uk+i} \sim N(0, 1)` i.i.d. (It was called ``hadamard`` before: it is the
+    Hadamard, i.e. entrywise, product of the support with a Gaussian matrix, not a Hadamard matrix.)
 
     Parameters
     ----------
@@ -116,23 +119,23 @@ def hadamard(A, ell, seed=None):
     Returns
     -------
     agc.Code
-        ``name="hadamard"``.
+        ``name="iid_gaussian"``.
 
     Examples
     --------
     >>> import agc
-    >>> code = hadamard(agc.assignments.cyclic(6, 6, 3), 2, seed=1)
+    >>> code = iid_gaussian(agc.assignments.cyclic(6, 6, 3), 2, seed=1)
     >>> code.B.shape
     (6, 12)
     >>> bool(np.all((code.B != 0) == np.tile(code.assignment, (1, 2))))
     True
     """
     A = check_binary_matrix("A", A)
-    ell = check_int("ell", ell, low=1)
+    ell = check_size(*A.shape, ell)
     n, k = A.shape
     rng = as_generator(seed)
     B = np.tile(A, (1, ell)) * rng.standard_normal((n, k * ell))
-    return Code(B, A, ell, name="hadamard", params={"ell": ell, "seed": seed_record(seed)})
+    return Code(B, A, ell, name="iid_gaussian", params={"ell": ell, "seed": seed_record(seed)})
 
 
 def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
@@ -221,7 +224,7 @@ def rhpnc(A, ell, seed=None, variant="gaussian", time_limit=60.0):
     array([1., 1., 1., 1., 1., 1., 1., 1.])
     """
     A = check_binary_matrix("A", A)
-    ell = check_int("ell", ell, low=1)
+    ell = check_size(*A.shape, ell)
     if variant not in ("gaussian", "pm1"):
         raise ValueError(f"variant must be 'gaussian' or 'pm1', got {variant!r}")
     _n, k = A.shape

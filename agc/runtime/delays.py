@@ -2,7 +2,7 @@ r"""Straggler models of the runtime: real delays (``time.sleep``) and scheduled 
 
 A worker's time in iteration ``t`` is its real computation (gradients of its chunks and the
 encoding, ``compute`` seconds) followed by a sleep drawn from one of :data:`DELAY_MODELS`
-(DESIGN §2.1, failure model (d)). Draws are independent across workers and iterations and
+(book: *Notation and model*, failure models). Draws are independent across workers and iterations and
 reproducible: worker ``j`` in iteration ``t`` uses ``numpy.random.default_rng([seed, j, t])``.
 
 The base times model a worker's compute time and do not grow with its load: a worker holding
@@ -135,6 +135,10 @@ def parse_delay(spec=None, seed=0):
     ValueError
         For an unknown model or parameter, or a value out of range.
 
+    Returns
+    -------
+    Delay
+
     Examples
     --------
     >>> parse_delay("shifted_exponential:scale=0.1").params
@@ -171,6 +175,24 @@ def parse_exits(spec, n, name="exits"):
     ``exits[j]``, before computing anything for it. ``name`` labels the errors (``"hangs"``
     reads scheduled freezes the same way).
 
+    Parameters
+    ----------
+    spec : None, dict or str
+    n : int
+        Workers.
+    name : str
+        The option named in errors.
+
+    Returns
+    -------
+    dict
+        Worker → iteration.
+
+    Raises
+    ------
+    ValueError
+        For a malformed entry, a worker outside ``[0, n - 1]`` or a negative iteration.
+
     Examples
     --------
     >>> parse_exits("3@5,0@2", n=8)
@@ -187,11 +209,14 @@ def parse_exits(spec, n, name="exits"):
         for item in filter(None, (part.strip() for part in spec.split(","))):
             worker, sep, iteration = item.partition("@")
             try:
-                pairs[int(worker)] = int(iteration)
+                worker, iteration = int(worker), int(iteration)
             except ValueError:
                 raise ValueError(f"{name} must look like 'worker@iteration,...', got {spec!r}") from None
             if not sep:
                 raise ValueError(f"{name} must look like 'worker@iteration,...', got {spec!r}")
+            if worker in pairs:
+                raise ValueError(f"{name}: worker {worker} given twice in {spec!r}")
+            pairs[worker] = iteration
         spec = pairs
     if not isinstance(spec, dict):
         raise TypeError(f"{name} must be None, a dict or a str, got {type(spec).__name__}")
@@ -210,6 +235,19 @@ def expected_wait(delay, n, r):
     * ``"shifted_exponential"``: :math:`E[T_{(r)}] = \mathrm{shift} + \mathrm{scale}\sum_{i=0}^{r-1} \frac{1}{n - i}`
       (Rényi's representation of exponential order statistics).
     * ``"none"``: ``base``.
+
+    Parameters
+    ----------
+    delay : Delay
+    n : int
+        Workers.
+    r : int
+        Messages the PS keeps, ``1 <= r <= n``.
+
+    Returns
+    -------
+    float
+        Seconds.
 
     Examples
     --------

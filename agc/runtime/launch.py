@@ -76,7 +76,24 @@ def _positive(name, value, allow_none=False):
 def make_config(code, dataset="digits", iters=50, s=0, delay=None, seed=0, lr=None, deadline=None,
                 check=False, *, decoder=None, optimizer="sgd", hidden=128, exits=None, hangs=None, survivors=None,
                 preempt=True, worker_timeout=30.0, keep_estimates=False, dataset_options=None):
-    """Validate the arguments of :func:`run` and return a :class:`agc.runtime.server.RunConfig`."""
+    """Validate the arguments of :func:`run` and return a :class:`agc.runtime.server.RunConfig`.
+
+    Parameters
+    ----------
+    code, dataset, iters, s, delay, seed, lr, deadline, check
+        As in :func:`run`.
+    decoder, optimizer, hidden, exits, hangs, survivors, preempt, worker_timeout, keep_estimates, dataset_options
+        As in :func:`run`.
+
+    Returns
+    -------
+    agc.runtime.server.RunConfig
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an invalid argument, naming it.
+    """
     if not isinstance(code, (Code, Scheme)):
         raise TypeError(f"code must be an agc.Code or an agc.schemes.Scheme, got {type(code).__name__}")
     scheme = as_scheme(code, decoder)
@@ -313,6 +330,21 @@ def named_code(workers, family, encoding, ell, params=None, seed=0):
     ValueError
         If the code does not have ``workers`` workers.
 
+    Parameters
+    ----------
+    workers : int
+        ``n``.
+    family, encoding : str
+        Names of :mod:`agc.registry`.
+    ell : int
+    params : dict, optional
+        The family's and encoding's parameters; ``n`` and ``k`` default to ``workers``.
+    seed : int
+
+    Returns
+    -------
+    agc.Code
+
     Examples
     --------
     >>> named_code(6, "cyclic", "stacking", 2, {"load": 3})
@@ -351,7 +383,13 @@ def run_named(workers, family, encoding, ell, *, params=None, s=0, delay="none",
         ``"model:key=value,..."`` (:data:`DELAY_MODELS`).
     exits : str, optional
         ``"worker@iteration,..."``.
-    Other parameters are those of :func:`run`.
+    s, iters, seed, lr, deadline, check, out, decoder, hidden, dataset, preempt, worker_timeout, timeout
+        As in :func:`run`.
+
+    Returns
+    -------
+    dict
+        The results of :func:`run`.
 
     Raises
     ------
@@ -364,7 +402,17 @@ def run_named(workers, family, encoding, ell, *, params=None, s=0, delay="none",
 
 
 def summary(results):
-    """One line per run: mean seconds per iteration, bytes per used message, final loss, dead workers."""
+    """One line per run: mean seconds per iteration, bytes per used message, final loss, dead workers.
+
+    Parameters
+    ----------
+    results : dict
+        What :func:`run` returns.
+
+    Returns
+    -------
+    str
+    """
     per_message = {r["used_bytes"] // max(len(r["used"]), 1) for r in results["iterations"] if r["used"]}
     return (f"{results['config']['code']}: {len(results['iterations'])} iterations, "
             f"{np.mean(results['seconds']) * 1e3:.1f} ms/iteration, {sorted(per_message)} bytes per used message, "
@@ -372,7 +420,18 @@ def summary(results):
 
 
 def run_locally(args):
-    """Spawn every rank on this machine for parsed :func:`add_run_arguments` options; print a summary."""
+    """Spawn every rank on this machine for parsed :func:`add_run_arguments` options; print a summary.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed :func:`agc.runtime.options.add_run_arguments` options.
+
+    Returns
+    -------
+    dict
+        The results of :func:`run`.
+    """
     # the importable module, not __main__, so that the ranks' entry point pickles by name
     from agc.runtime.launch import run_named
 
@@ -390,7 +449,17 @@ def _options(args):
 
 
 def main(argv=None):
-    """``python -m agc.runtime.launch``: under torchrun one rank, otherwise every rank locally."""
+    """``python -m agc.runtime.launch``: under torchrun one rank, otherwise every rank locally.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
     parser = argparse.ArgumentParser(prog="python -m agc.runtime.launch",
                                      description="Coded parameter-server training with real processes.")
     args = add_run_arguments(parser).parse_args(argv)

@@ -344,7 +344,17 @@ class ShapedNetwork:
         return self.ps_address if self._side(side) else self.workers_address
 
     def exec_prefix(self, side):
-        """``["ip", "netns", "exec", <namespace>]``: prepend to a command to run it in ``side``'s namespace."""
+        """``["ip", "netns", "exec", <namespace>]``: prepend to a command to run it in ``side``'s namespace.
+
+        Parameters
+        ----------
+        namespace : str
+            A network namespace's name.
+
+        Returns
+        -------
+        list of str
+        """
         return exec_prefix(self.namespace(side))
 
     def gloo_environment(self, side):
@@ -366,6 +376,15 @@ class ShapedNetwork:
 
 def exec_prefix(namespace):
     """The command prefix that runs a program inside ``namespace``: ``["ip", "netns", "exec", namespace]``.
+
+    Parameters
+    ----------
+    namespace : str
+        A network namespace's name.
+
+    Returns
+    -------
+    list of str
 
     Examples
     --------

@@ -9,7 +9,17 @@ from agc.runtime.delays import DELAY_MODELS
 
 
 def add_run_arguments(parser):
-    """The options of ``agc run`` and ``python -m agc.runtime.launch`` (one definition for both)."""
+    """The options of ``agc run`` and ``python -m agc.runtime.launch`` (one definition for both).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        ``parser``, with the options added.
+    """
     parser.add_argument("--workers", type=int, required=True, help="n, the number of workers")
     parser.add_argument("--family", required=True, help="assignment family (see `agc info`)")
     parser.add_argument("--encoding", required=True, help="encoding (see `agc info`)")

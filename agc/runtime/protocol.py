@@ -51,5 +51,14 @@ HEADER_BYTES = 8
 
 
 def worker_rank(worker):
-    """Rank of worker ``worker`` (0-based row of ``B``)."""
+    """Rank of worker ``worker`` (0-based row of ``B``).
+
+    Parameters
+    ----------
+    worker : int
+
+    Returns
+    -------
+    int
+    """
     return worker + 1

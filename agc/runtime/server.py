@@ -1,6 +1,6 @@
 r"""The parameter server (rank 0): collects coded messages, decodes, steps, and never hangs.
 
-One iteration ``t`` (DESIGN §2.1, failure model (d)):
+One iteration ``t`` (book: *The runtime*):
 
 1. the PS sends ``STEP t`` and :math:`\theta_t` to every live worker;
 2. it consumes the workers' messages in the order they arrive: a message whose header says
@@ -79,8 +79,10 @@ class RunConfig:
         The code and its decoder.
     dataset : str
         Name for :func:`agc.data.load_dataset`; ``dataset_options`` are passed to it.
-    iters, s, deadline, survivors, seed, lr, optimizer, hidden, check, delay, exits,
-    hangs, preempt, worker_timeout, keep_estimates
+    dataset_options : dict
+    iters, s, deadline, survivors, seed, lr, optimizer, hidden
+        See :func:`agc.runtime.run`.
+    check, delay, exits, hangs, preempt, worker_timeout, keep_estimates
         See :func:`agc.runtime.run`.
     """
 
@@ -398,7 +400,19 @@ class ParameterServer:
                 "bytes_received": stats["bytes_received"], "unresponsive": unresponsive}
 
     def serve(self):
-        """Setup, ``iters`` iterations, shutdown; returns the results as a JSON-ready dict."""
+        """Setup, ``iters`` iterations, shutdown; returns the results as a JSON-ready dict.
+
+        Parameters
+        ----------
+        config : RunConfig
+        world_size : int
+            ``n + 1``.
+
+        Returns
+        -------
+        dict
+            The results (see :func:`agc.runtime.run`).
+        """
         begin = time.perf_counter()
         warmup = self._send_setups()
         setup_seconds = time.perf_counter() - begin
@@ -427,6 +441,18 @@ class ParameterServer:
 
 
 def serve(config, world_size):
-    """Run the parameter server of ``config`` on this rank (0) and return its results."""
+    """Run the parameter server of ``config`` on this rank (0) and return its results.
+
+    Parameters
+    ----------
+    config : RunConfig
+    world_size : int
+        ``n + 1``.
+
+    Returns
+    -------
+    dict
+        The results (see :func:`agc.runtime.run`).
+    """
     return ParameterServer(config, world_size).serve()
 

@@ -137,9 +137,19 @@ def mlp(d_in, hidden=128, classes=10, seed=0, dtype=torch.float32):
 
 @dataclass(frozen=True)
 class Step:
-    """One coded iteration: the estimate, the survivors, the exact gradient and the relative error.
+    r"""One coded iteration: the estimate, the survivors, the exact gradient and the relative error.
 
     ``exact`` is ``None`` and ``error`` NaN when the step was taken with ``measure=False``.
+
+    Attributes
+    ----------
+    estimate : torch.Tensor, shape (d,)
+        The decoded gradient.
+    survivors : numpy.ndarray of bool, shape (n,)
+    exact : torch.Tensor or None
+        The exact gradient :math:`\sum_i g_i`.
+    error : float
+        :math:`\lVert \hat g - g\rVert^2 / \lVert g \rVert^2`.
     """
 
     estimate: torch.Tensor
@@ -149,7 +159,18 @@ class Step:
 
 
 def write_gradient(model, vector):
-    """Set every parameter's ``.grad`` from one flat vector (ordering of ``parameters_to_vector``)."""
+    """Set every parameter's ``.grad`` from one flat vector (ordering of ``parameters_to_vector``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    vector : torch.Tensor, shape (d,)
+
+    Raises
+    ------
+    ValueError
+        If ``vector`` does not have one entry per parameter.
+    """
     offset = 0
     for p in model.parameters():
         size = p.numel()
@@ -215,7 +236,17 @@ class GradientBuffer:
 
 
 def relative_error(estimate, exact):
-    r""":math:`\lVert \hat g - g \rVert^2 / \lVert g \rVert^2` as a float (``nan`` if :math:`g = 0`)."""
+    r""":math:`\lVert \hat g - g \rVert^2 / \lVert g \rVert^2` as a float (``nan`` if :math:`g = 0`).
+
+    Parameters
+    ----------
+    estimate, exact : torch.Tensor
+        Vectors of the same length.
+
+    Returns
+    -------
+    float
+    """
     denominator = float(exact.square().sum())
     return float((estimate - exact).square().sum()) / denominator if denominator > 0 else math.nan
 
@@ -295,7 +326,20 @@ def coded_step(model, optimizer, G, scheme, survivors, *, p=0.0, D_full=None, me
 
 
 def full_step(model, optimizer, X, y):
-    """One plain full-batch gradient step on the mean cross-entropy; returns the loss before it."""
+    """One plain full-batch gradient step on the mean cross-entropy; returns the loss before it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    optimizer : torch.optim.Optimizer
+    X : torch.Tensor, shape (samples, features)
+    y : torch.Tensor, shape (samples,)
+
+    Returns
+    -------
+    torch.Tensor
+        The mean cross-entropy at the parameters before the step (detached).
+    """
     optimizer.zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(X), y)
     loss.backward()
@@ -441,7 +485,18 @@ def simulated_failures(kind, code, *, p=0.2, s=None, seed=None):
 
 
 def accuracy(model, X, y):
-    """Fraction of samples whose largest logit is the label."""
+    """Fraction of samples whose largest logit is the label.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X : torch.Tensor, shape (samples, features)
+    y : torch.Tensor, shape (samples,)
+
+    Returns
+    -------
+    float
+    """
     with torch.no_grad():
         return float((model(X).argmax(dim=1) == y).double().mean())
 

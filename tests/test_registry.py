@@ -1,0 +1,85 @@
+"""agc.registry: every family and encoding is reachable by name, parameters are routed, errors name them."""
+
+import numpy as np
+import pytest
+
+import agc
+from agc import registry
+
+#: Small parameters for every family (checked to cover the table).
+FAMILY_PARAMS = {
+    "cyclic": {"n": 6, "k": 6, "load": 3},
+    "fractional_repetition": {"n": 6, "k": 6, "load": 3},
+    "random_biregular": {"n": 8, "k": 4, "load": 2},
+    "projective_plane": {"q": 2},
+    "affine_plane": {"q": 3},
+    "steiner_triple_system": {"v": 7},
+    "complete_design": {"v": 5, "t": 2},
+    "random_regular": {"n": 8, "degree": 3},
+    "random_fixed_load": {"n": 8, "k": 6, "load": 2},
+    "bernoulli": {"n": 8, "k": 6, "load": 2},
+    "srg": {"graph": "petersen"},
+}
+
+
+def test_every_family_has_test_parameters():
+    assert set(FAMILY_PARAMS) == set(registry.FAMILIES)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_PARAMS))
+def test_every_family_builds_its_assignment(family):
+    build = registry.family_function(family)
+    seeded = "seed" in {p.name for p in registry.parameters(build)}
+    A = build(**FAMILY_PARAMS[family], **({"seed": 0} if seeded else {}))
+    code = agc.make_code(family, "stacking", 1, seed=0, **FAMILY_PARAMS[family])
+    assert np.array_equal(code.assignment, A)  # a random family gets the same seed
+    assert code.name == f"{family}/stacking" and code.params["family"] == family and code.params["ell"] == 1
+
+
+@pytest.mark.parametrize("encoding", sorted(registry.ENCODINGS))
+def test_every_encoding_builds_a_code_by_name(encoding):
+    family, params, ell = "cyclic", {"n": 8, "k": 4, "load": 2}, 2
+    if encoding == "polynomial":
+        params = {"n": 8, "k": 8, "load": 4}
+    if encoding in ("expander", "sgc"):
+        family, params, ell = "srg", {"graph": "petersen"}, 1
+    code = agc.make_code(family, encoding, ell, seed=1, **params)
+    assert isinstance(code, agc.Code) and code.name == f"{family}/{encoding}" and code.ell == ell
+    assert code.params["encoding"] == encoding and code.params["seed"] == 1
+    assert registry.is_random(encoding) == ("seed" in {p.name for p in registry.parameters(
+        registry.encoding_function(encoding))})
+
+
+def test_parameters_are_routed_to_the_family_and_the_encoding():
+    code = agc.make_code("projective_plane", "rdm", 2, seed=3, q=3, dist="gaussian")
+    assert code.params["dist"] == "gaussian" and code.n == 13
+    assert not np.all(np.abs(code.vectors) == 1)  # Gaussian weights, not signs
+
+
+def test_construction_fixes_the_assignment_and_redraws_the_coefficients():
+    draw = registry.construction("random_biregular", "rdm", 2, seed=5, n=12, k=6, load=2)
+    first, second, again = draw(0), draw(1), draw(0)
+    assert np.array_equal(first.assignment, second.assignment)
+    assert not np.array_equal(first.B, second.B) and np.array_equal(first.B, again.B)
+    assert np.array_equal(agc.make_code("random_biregular", "rdm", 2, seed=5, n=12, k=6, load=2).B, draw(5).B)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: agc.make_code("torus", "rdm", 2), "family must be one of"),
+        (lambda: agc.make_code("cyclic", "magic", 2, n=4, k=4, load=2), "encoding must be one of"),
+        (lambda: agc.make_code("cyclic", "rdm", 2, n=4, k=4, load=2, colour=1), r"unknown parameter\(s\) \['colour'\]"),
+        (lambda: agc.make_code("cyclic", "polynomial", 2, n=6, k=4, load=3), "cyclic assignment"),
+    ],
+)
+def test_bad_names_and_parameters_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_describe_lists_every_name_with_its_parameters():
+    text = "\n".join(registry.describe())
+    for name in [*registry.FAMILIES, *registry.ENCODINGS, *agc.assignments.SRG_FAMILIES]:
+        assert name in text
+    assert "rdm(seed=None, dist='rademacher')" in text
