@@ -55,7 +55,7 @@ def check_size(n, k, ell):
     >>> check_size(91, 91, 10**9)
     Traceback (most recent call last):
     ...
-    ValueError: ell=1000000000: B would be 91 × 91000000000 (8.28e+12 entries, 6.62e+04 GB of float64), more than MAX_B_ENTRIES=268435456
+    ValueError: ell=1000000000: B would be 91 × 91000000000 (8.28e+12 entries, 6.62e+04 GB of float64), more than ...
     """
     ell = check_int("ell", ell, low=1)
     entries = n * k * ell

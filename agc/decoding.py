@@ -116,7 +116,7 @@ def fixed_decoder(code):
     Examples
     --------
     >>> import agc
-    >>> code = agc.encodings.block_split(agc.assignments.cyclic(3, 3, 2), 2)
+    >>> code = agc.encodings.block_split(agc.assignments.cyclic(4, 4, 2), 2)  # groups {0, 2} and {1, 3}
     >>> D = fixed_decoder(code)
     >>> bool(np.allclose(D @ code.B, code.target))
     True

@@ -30,7 +30,8 @@ FAMILIES = {
 #: encoding name -> (function name in agc.encodings, one-line description)
 ENCODINGS = {
     "stacking": ("stacking", "the paper's baseline: every block gets the assignment's coefficients"),
-    "block_split": ("block_split", "ell copies of the assignment; copy u sends block u (fair baseline)"),
+    "block_split": ("block_split", "workers split into ell groups covering every chunk; group u sends block u (fair baseline)"),
+    "block_split_copies": ("block_split_copies", "ell copies of the assignment; copy u sends block u (n = ell * workers)"),
     "rdm": ("rdm", "random diagonal matrices (signs per worker and block)"),
     "rhpnc": ("rhpnc", "random Hadamard product with null-space constraint (exact with no straggler)"),
     "iid_gaussian": ("iid_gaussian", "independent N(0, 1) coefficients per worker, chunk and block on the support"),

@@ -28,7 +28,7 @@ def small_codes():
         gaussian_code(A, 2, 0),
         gaussian_code(agc.assignments.cyclic(12, 5, 2), 2, 1),  # n > k*ell: rank deficient
         agc.encodings.stacking(A, 2),
-        agc.encodings.block_split(agc.assignments.cyclic(4, 8, 3), 2),
+        agc.encodings.block_split_copies(agc.assignments.cyclic(4, 8, 3), 2),
         agc.encodings.polynomial(agc.assignments.cyclic(8, 8, 4), 2),
         agc.encodings.stacking(agc.assignments.fractional_repetition(8, 8, 2), 1),
     ]

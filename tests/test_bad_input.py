@@ -64,7 +64,7 @@ CASES = [
     ("method", lambda: agc.worst_case(CODE, 1, method="magic"), ValueError),
     ("decoder", lambda: CODE.decode(np.ones((4, 3)), [0, 1], np.ones((2, 3))), ValueError),
     ("d", lambda: CODE.decode(np.ones((4, 3)), [0, 1], np.ones((2, 2)), d=2), ValueError),
-    ("p", lambda: agc.unbiased_decoder(agc.encodings.block_split(A, 2), [0], 1.5), ValueError),
+    ("p", lambda: agc.unbiased_decoder(agc.encodings.block_split_copies(A, 2), [0], 1.5), ValueError),
 ]
 
 

@@ -16,7 +16,7 @@ from agc.bounds import (
     rdm_srg_bound,
     stacking_bibd_error,
 )
-from agc.encodings import block_split, iid_gaussian, rdm, rhpnc, stacking
+from agc.encodings import block_split_copies, iid_gaussian, rdm, rhpnc, stacking
 
 
 def sign_averaged_errors(A, ell, masks, draws, seed=0, dist="rademacher"):
@@ -189,7 +189,7 @@ def dominance_codes():
         rdm(plane, 3, seed=3, dist="gaussian"),
         iid_gaussian(plane, 2, seed=4),
         stacking(plane, 2),
-        block_split(agc.assignments.cyclic(10, 10, 3), 2),
+        block_split_copies(agc.assignments.cyclic(10, 10, 3), 2),
         agc.encodings.polynomial(agc.assignments.cyclic(10, 10, 4), 2),
     ]
 
@@ -258,7 +258,7 @@ def test_new_schemes_beat_the_stacking_baseline(setting):
             with pytest.raises(ValueError):
                 rhpnc(A, ell, variant=variant)
         # block split needs n/ell workers: 45 = 91 // 2 workers, 91 chunks, load 10 (spread cyclic)
-        split = block_split(spread_cyclic(A.shape[0] // ell, A.shape[1], 10), ell)
+        split = block_split_copies(spread_cyclic(A.shape[0] // ell, A.shape[1], 10), ell)
     else:
         A = agc.assignments.random_biregular(40, 20, 3, seed=0)
         schemes = {
@@ -266,7 +266,7 @@ def test_new_schemes_beat_the_stacking_baseline(setting):
             "rhpnc-gaussian": lambda t: rhpnc(A, ell, seed=t),
             "rhpnc-pm1": lambda t: rhpnc(A, ell, seed=t, variant="pm1"),
         }
-        split = block_split(agc.assignments.cyclic(20, 20, 3), ell)  # 20 workers per group, load 3
+        split = block_split_copies(agc.assignments.cyclic(20, 20, 3), ell)  # 20 workers per group, load 3
     n = A.shape[0]
     codes = {name: [make(t) for t in range(draws)] for name, make in schemes.items()}
     lines = [f"{setting}, ell={ell}: mean err* over {patterns} fixed-s patterns x {draws} draws",

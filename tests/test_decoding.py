@@ -15,7 +15,7 @@ def test_optimal_decoder_attains_optimal_error(small_codes):
 
 def test_fixed_decoder_exists_only_for_exact_codes():
     A = agc.assignments.cyclic(6, 6, 3)
-    D = agc.fixed_decoder(agc.encodings.block_split(A, 2))
+    D = agc.fixed_decoder(agc.encodings.block_split_copies(A, 2))
     assert D.shape == (2, 12)
     with pytest.raises(ValueError, match="no exact decoder"):
         agc.fixed_decoder(agc.encodings.stacking(A, 2))
@@ -32,7 +32,7 @@ def test_unbiased_decoder_is_unbiased_on_random_gradients(p):
 
 
 def test_unbiased_expected_error_formula_matches_enumeration():
-    code = agc.encodings.block_split(agc.assignments.cyclic(5, 5, 2), 2)
+    code = agc.encodings.block_split_copies(agc.assignments.cyclic(5, 5, 2), 2)
     D_full = agc.fixed_decoder(code)
     p = 0.3
     masks, weights = agc.failures.bernoulli_enumeration(code.n, p)

@@ -146,7 +146,7 @@ def test_coded_step_writes_the_decoded_gradient_and_steps():
     model = mlp(6, hidden=4, classes=3, seed=0, dtype=torch.float64)
     X = torch.randn(30, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     y = torch.arange(30) % 3
-    code = agc.encodings.block_split(agc.assignments.cyclic(5, 5, 2), 2)  # n = 10, k = 5
+    code = agc.encodings.block_split_copies(agc.assignments.cyclic(5, 5, 2), 2)  # n = 10, k = 5
     G = chunk_gradients(model, X, y, split_chunks(30, code.k, seed=0))
     before = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -164,7 +164,7 @@ def test_coded_step_writes_the_decoded_gradient_and_steps():
 def test_coded_step_into_a_gradient_buffer_matches_the_copy(hidden):
     X = torch.randn(30, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     y = torch.arange(30) % 2
-    code = agc.encodings.block_split(agc.assignments.cyclic(5, 5, 2), 2)
+    code = agc.encodings.block_split_copies(agc.assignments.cyclic(5, 5, 2), 2)
     chunks = split_chunks(30, code.k, seed=0)
     models = [mlp(6, hidden=hidden, classes=2, seed=0, dtype=torch.float64) for _ in range(2)]
     optimizers = [torch.optim.SGD(model.parameters(), lr=0.1) for model in models]
@@ -284,7 +284,7 @@ def test_failure_models_draw_the_right_survivors():
 
 
 def test_unbiased_and_full_schemes_train(digits):
-    code = agc.encodings.block_split(agc.assignments.cyclic(20, 20, 3), 2)
+    code = agc.encodings.block_split_copies(agc.assignments.cyclic(20, 20, 3), 2)
     result = train(code, digits, decoder="unbiased", optimizer="adam", iters=30, seed=0)
     assert result.config["decoder"] == "unbiased" and result.config["lr"] == 0.01
     assert result.test_accuracy[-1] >= 0.9

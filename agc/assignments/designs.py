@@ -22,7 +22,6 @@ import numpy as np
 from agc._checks import check_binary_matrix, check_int
 from agc.assignments.fields import check_prime_power, field_tables
 
-
 #: Largest number of blocks (workers) :func:`complete_design` builds.
 MAX_BLOCKS = 10**6
 

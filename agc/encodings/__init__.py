@@ -1,6 +1,6 @@
 """Encodings: turn an assignment into a :class:`agc.Code` (the book's chapters on each construction)."""
 
-from agc.encodings.baselines import block_split, stacking
+from agc.encodings.baselines import block_split, block_split_copies, stacking
 from agc.encodings.classical import (
     bernoulli_code,
     expander,
@@ -15,7 +15,7 @@ from agc.encodings.classical import (
 from agc.encodings.exact import chebyshev_nodes, polynomial
 from agc.encodings.random import iid_gaussian, rdm, rhpnc
 
-__all__ = ["block_split", "chebyshev_nodes", "polynomial", "stacking"]
+__all__ = ["block_split", "block_split_copies", "chebyshev_nodes", "polynomial", "stacking"]
 __all__ += ["iid_gaussian", "rdm", "rhpnc"]
 __all__ += ["bernoulli_code", "expander", "graph_optimal_errors", "one_step_decoder", "one_step_error_bound",
             "random_expander", "second_eigenvalue", "stochastic_code", "stochastic_decoder"]

@@ -31,7 +31,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.sparse
 
-from agc._checks import as_generator, check_binary_matrix, check_int
+from agc._checks import as_generator, check_binary_matrix
 from agc.code import EXACT_TOL, Code, check_size
 from agc.seeds import seed_record
 
