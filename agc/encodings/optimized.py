@@ -68,9 +68,11 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     Minimises :math:`\mathbb{E}_S\,\mathrm{err}^*(S)` (see the module notes) under Bernoulli(``p``)
     failures or ``s`` uniformly random stragglers, by Adam on the support entries of ``B``
     (float64, torch), with a cosine-annealed step size from ``lr`` to zero over ``steps``.
-    Every step draws ``batch`` fresh survivor patterns (:mod:`agc.failures`). Each row of
-    ``B`` is normalised to unit length (``err*`` does not depend on a row's scale); entries
-    outside the support of ``A`` are never parameters, so they stay zero.
+    Every step draws ``batch`` fresh survivor patterns (:mod:`agc.failures`) and follows the
+    gradient of their mean ridge-regularised error, computed from their least-squares decoders
+    by the envelope theorem (module notes). Each row of ``B`` is normalised to unit length
+    (``err*`` does not depend on a row's scale); entries outside the support of ``A`` are
+    never parameters, so they stay zero.
 
     Parameters
     ----------
@@ -92,8 +94,10 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
         Initial Adam step size, positive (the rows of the parameter have unit norm at the start).
     init : {"rdm", "gaussian"} or agc.Code
         Starting point: :func:`agc.encodings.rdm` drawn from ``seed``, i.i.d. :math:`N(0, 1)`
-        on the support, or the coefficients of a code on the same assignment and ``ell``
-        (for example the block split).
+        on the support, or the coefficients of a code on the same assignment and ``ell``.
+        A start in which every worker serves one block (the block split) is a critical point
+        in the coefficients of the other blocks (``err*`` is even in them), which then stay
+        zero: the descent keeps that structure.
     seed : int or numpy.random.Generator, optional
         Drives the start and every pattern drawn; the same seed gives the same ``B``.
     progress : bool
@@ -148,8 +152,7 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     """
     A = check_binary_matrix("A", A)
     ell = check_int("ell", ell, low=1)
-    n, k = A.shape
-    model = _failure_model(p, s, n)
+    model = _failure_model(p, s, A.shape[0])
     steps = check_int("steps", steps, low=1)
     batch = check_int("batch", batch, low=1)
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
@@ -217,7 +220,6 @@ def _failure_model(p, s, n):
 
 def _start(init, A, ell, rng):
     """The starting ``B`` (rows of unit norm) and the name recorded for it."""
-    n, k = A.shape
     support = np.tile(A, (1, ell)).astype(bool)
     if isinstance(init, Code):
         if init.ell != ell or not np.array_equal(init.assignment, A):
