@@ -36,6 +36,7 @@ ENCODINGS = {
     "rhpnc": ("rhpnc", "random Hadamard product with null-space constraint (exact with no straggler)"),
     "iid_gaussian": ("iid_gaussian", "independent N(0, 1) coefficients per worker, chunk and block on the support"),
     "polynomial": ("polynomial", "Ye-Abbe exact code on the cyclic assignment with k = n, s = load - ell"),
+    "optimized": ("optimized", "coefficients on the support learned by Adam on E err* (give p or s; torch)"),
     "expander": ("expander", "Raviv et al.: normalised adjacency A/degree of a regular graph (ell = 1)"),
     "sgc": ("stochastic_code", "Bitar et al.: stochastic gradient coding weights (ell = 1)"),
 }

@@ -23,11 +23,11 @@ import time
 
 import numpy as np
 import torch
+from _results import machine, record
 from threadpoolctl import threadpool_limits
 
 import agc
 from agc.encodings.optimized import batch_errors, optimized
-from _results import machine, record
 
 ELL = 2
 TRIALS = 500  # fresh patterns per point of the comparison
@@ -43,41 +43,9 @@ def instances():
     }
 
 
-def covering_groups(A, ell, seed=0, tries=4000):
-    """A partition of the workers into ``ell`` groups that each cover every chunk.
-
-    Random search: among ``tries`` uniform colourings, the valid one whose groups hold every
-    chunk most evenly (largest smallest holder count, then smallest spread). ``None`` if none
-    of them is valid.
-    """
-    rng = np.random.default_rng(seed)
-    best, best_key = None, None
-    for _ in range(tries):
-        groups = rng.integers(0, ell, A.shape[0])
-        holders = np.stack([A[groups == u].sum(axis=0) for u in range(ell)])
-        if holders.min() == 0:
-            continue
-        key = (holders.min(), -np.ptp(holders.sum(axis=1)))
-        if best_key is None or key > best_key:
-            best, best_key = groups, key
-    return best
-
-
-def block_split_same(A, ell, groups):
-    """Group ``u`` sends block ``u`` of its chunks, normalised per chunk over the group's holders (DESIGN §2.2)."""
-    n, k = A.shape
-    B = np.zeros((n, k * ell))
-    for u in range(ell):
-        rows = groups == u
-        B[rows, u * k:(u + 1) * k] = A[rows] / A[rows].sum(axis=0)
-    return agc.Code(B, A, ell, name="block split")
-
-
 def constructions(A):
     codes = {"RDM": agc.encodings.rdm(A, ELL, seed=0), "stacking": agc.encodings.stacking(A, ELL)}
-    groups = covering_groups(A, ELL)
-    if groups is not None:
-        codes["block split"] = block_split_same(A, ELL, groups)
+    codes["block split"] = agc.encodings.block_split(A, ELL)
     absent = {}
     for variant in ("gaussian", "pm1"):
         try:

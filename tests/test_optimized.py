@@ -144,7 +144,7 @@ def test_reaches_an_exact_code_where_one_exists():
     # R^16. Threshold: normalised err* <= 1e-6 for all 8 patterns, enumerated. That is five orders
     # below the RDM start (about 0.3) and far above the engine's rounding (about 1e-14); 400 steps
     # reach about 1e-9 on the seeds tried, so the margin is a thousandfold.
-    assert agc.expected_error(agc.encodings.polynomial(8, 1, 2), s=1, exact=True).mean < 1e-9
+    assert agc.expected_error(agc.encodings.polynomial(agc.assignments.cyclic(8, 8, 3), 2), s=1, exact=True).mean < 1e-9
     code = learn(s=1, steps=400)
     errors = agc.optimal_errors(code, agc.failures.all_straggler_sets(8, 1), normalized=True)
     start = agc.expected_error(agc.encodings.rdm(A8, 2, seed=0), s=1, exact=True, normalized=True).mean

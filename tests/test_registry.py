@@ -43,6 +43,8 @@ def test_every_encoding_builds_a_code_by_name(encoding):
         params = {"n": 8, "k": 8, "load": 4}
     if encoding in ("expander", "sgc"):
         family, params, ell = "srg", {"graph": "petersen"}, 1
+    if encoding == "optimized":
+        params = {**params, "s": 1, "steps": 5, "batch": 8, "heldout": 10, "progress": False}
     code = agc.make_code(family, encoding, ell, seed=1, **params)
     assert isinstance(code, agc.Code) and code.name == f"{family}/{encoding}" and code.ell == ell
     assert code.params["encoding"] == encoding and code.params["seed"] == 1

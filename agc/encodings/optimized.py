@@ -1,6 +1,6 @@
 r"""Learned codes: coefficients on the support of an assignment fitted by gradient descent.
 
-The coefficients of ``B`` on the support of ``A`` (DESIGN §2.2, "learned codes") are
+The coefficients of ``B`` on the support of ``A`` (book: *How good can a code on this assignment be?*) are
 ``n·load·ℓ`` free numbers. :func:`optimized` minimises the expected optimal error
 
 .. math:: \mathbb{E}_S\, \mathrm{err}^*(S), \qquad
@@ -52,8 +52,9 @@ import numpy as np
 
 from agc._checks import as_generator, check_binary_matrix, check_int, check_probability
 from agc.code import Code
-from agc.encodings.random import _seed_record, rdm
+from agc.encodings.random import rdm
 from agc.failures import bernoulli_masks, fixed_masks
+from agc.seeds import seed_record
 
 #: Ridge added to the Gram matrix of the row-normalised ``B`` (whose diagonal is one).
 RIDGE = 1e-10
@@ -177,7 +178,7 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     finally:
         torch.set_num_threads(previous_threads)
     params = {"ell": ell, **model.record(), "steps": steps, "batch": batch, "lr": float(lr),
-              "seed": _seed_record(seed), "init": init_name, "ridge": RIDGE, "history": history}
+              "seed": seed_record(seed), "init": init_name, "ridge": RIDGE, "history": history}
     return Code(B, A, ell, name="optimized", params=params)
 
 
