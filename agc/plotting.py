@@ -1,9 +1,11 @@
-"""The project's plotting theme and colours, shared by every chapter.
+"""The book's visual language: one theme, one colour per scheme, one style per bound, one error-bar helper.
 
-Every chapter calls :func:`set_theme` once and colours schemes with :func:`palette_for`, so
-that a scheme has the same colour in every figure of the book. The palette is seaborn's
-``"colorblind"`` one (ten colours that stay distinguishable under the common forms of colour
-blindness); the two baselines get the muted ones (grey and brown).
+Every chapter calls :func:`set_theme` once, colours schemes with :func:`palette_for` (a scheme has
+the same colour in every figure of the book), draws bounds with :data:`BOUND_STYLES` (grey, one
+line style per kind of bound) and mean curves with :func:`errorbar_plot`, whose bars are a stated
+number of standard errors (:func:`band_label` says it in the legend or caption). The palette is
+seaborn's ``"colorblind"`` one; the exact reference (``"full"``) is black and the paper's
+stacking baseline grey, so that the eye goes to the codes.
 
 Examples
 --------
@@ -19,12 +21,14 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-__all__ = ["PALETTE", "SCHEME_COLORS", "errorbar_plot", "palette_for", "set_theme"]
+__all__ = ["BOUND_STYLES", "PALETTE", "SCHEME_COLORS", "SCHEME_LABELS", "band_label", "errorbar_plot", "palette_for",
+           "set_theme"]
 
 PALETTE = "colorblind"
 """The seaborn palette of the project."""
 
 _COLORS = sns.color_palette(PALETTE, 10)
+_DARK = sns.color_palette("dark", 10)
 _SCHEME_INDEX = {
     "rdm": 0,
     "rhpnc": 1,
@@ -32,16 +36,46 @@ _SCHEME_INDEX = {
     "iid_gaussian": 3,
     "polynomial": 4,
     "block_split": 5,
-    "stacking": 7,
+    "optimized": 6,
     "rhpnc_unbiased": 8,
     "ignore": 9,
 }
 
 SCHEME_COLORS: dict[str, tuple[float, float, float]] = {
     **{name: tuple(_COLORS[i]) for name, i in _SCHEME_INDEX.items()},
+    "rhpnc_authors": tuple(_DARK[1]),  # the authors' variant of RHPNC: a darker shade of RHPNC's colour
+    "block_split_copies": tuple(_DARK[5]),
+    "stacking": (0.55, 0.55, 0.55),
     "full": (0.0, 0.0, 0.0),
+    "wait-for-all": (0.0, 0.0, 0.0),
 }
-"""Fixed colour (an RGB triple) of each scheme the book compares; the exact reference, ``"full"``, is black."""
+"""Fixed colour (an RGB triple) of each scheme the book compares; the exact references are black."""
+
+SCHEME_LABELS = {
+    "stacking": "stacking (the paper's baseline)",
+    "block_split": "block split (same assignment)",
+    "block_split_copies": "block split over copies",
+    "rdm": "RDM",
+    "rhpnc": "RHPNC (Gaussian, random null-space draw)",
+    "rhpnc_authors": "RHPNC (Gaussian, the authors' v₂)",
+    "rhpnc_pm1": "RHPNC (±1)",
+    "rhpnc_unbiased": "RHPNC, unbiased decoder",
+    "iid_gaussian": "i.i.d. Gaussian on the support",
+    "polynomial": "polynomial (Ye–Abbe, exact)",
+    "optimized": "learned",
+    "ignore": "ignore stragglers",
+    "full": "full gradient",
+}
+"""Legend labels of the schemes (a name not listed is its own label)."""
+
+BOUND_STYLES = {
+    "upper": {"color": "0.25", "ls": "--", "lw": 1.3},
+    "upper (worst case)": {"color": "0.25", "ls": "-.", "lw": 1.3},
+    "lower (per pattern)": {"color": "0.25", "ls": ":", "lw": 1.8},
+    "lower (worst case)": {"color": "0.45", "ls": (0, (1, 3)), "lw": 1.8},
+    "exact": {"color": "0.25", "ls": "-", "lw": 0.9},
+}
+"""Line style of each kind of bound: grey, told apart by the dash pattern."""
 
 _EXTRA = [tuple(c) for i, c in enumerate(_COLORS) if i not in _SCHEME_INDEX.values()] + [
     tuple(c) for c in _COLORS
@@ -73,6 +107,7 @@ def set_theme() -> None:
             "savefig.bbox": "tight",
             "axes.spines.top": False,
             "axes.spines.right": False,
+            "legend.fontsize": "small",
         },
     )
 
@@ -110,21 +145,49 @@ def palette_for(names) -> dict:
     return {x: SCHEME_COLORS.get(x, extra.get(x)) for x in names}
 
 
-def errorbar_plot(df, x, y, se, hue=None, ax=None, band=True):
-    """Plot mean curves with ± one standard error, one curve per ``hue`` value.
+def band_label(width=2):
+    """The text that says what the error bars are, e.g. ``"±2 s.e. (draws and straggler sets)"``.
+
+    Parameters
+    ----------
+    width : float
+        Number of standard errors.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> band_label(2)
+    '±2 s.e. of the mean'
+    """
+    return f"±{width:g} s.e. of the mean"
+
+
+def errorbar_plot(df, x, y, se, hue=None, ax=None, band=True, width=2, labels=None, logy=False):
+    """Plot mean curves with ± ``width`` standard errors, one curve per ``hue`` value, in the book's colours.
 
     Parameters
     ----------
     df : pandas.DataFrame
         One row per point of a curve.
     x, y, se : str
-        Columns of the abscissa, the mean and its standard error.
+        Columns of the abscissa, the mean and its standard error (two-level for random codes,
+        as :func:`agc.error_curve` returns it).
     hue : str, optional
         Column whose values name the curves (coloured with :func:`palette_for`).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure if omitted.
     band : bool
-        Shade the ± s.e. band (default) or draw error bars.
+        Shade the band (default) or draw error bars.
+    width : float
+        The band is the mean ± ``width`` standard errors.
+    labels : dict, optional
+        Legend label per ``hue`` value (default :data:`SCHEME_LABELS`, else the value itself).
+    logy : bool
+        Logarithmic ordinate (for curves that span decades); the band's lower edge is clipped
+        at a tenth of the mean so that it stays drawable.
 
     Returns
     -------
@@ -137,27 +200,31 @@ def errorbar_plot(df, x, y, se, hue=None, ax=None, band=True):
     ...                    "se": [0.0, 0.01, 0.0, 0.02], "scheme": ["rdm"] * 2 + ["stacking"] * 2})
     >>> ax = errorbar_plot(df, "p", "err", "se", hue="scheme")
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
-    ['rdm', 'stacking']
+    ['RDM', "stacking (the paper's baseline)"]
     >>> plt.close("all")
     """
     if ax is None:
         _, ax = plt.subplots()
+    labels = SCHEME_LABELS if labels is None else labels
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     colors = palette_for(name for name, _ in groups) if hue is not None else {None: None}
     for name, part in groups:
         part = part.sort_values(x)
-        label = None if hue is None else str(name)
+        label = None if hue is None else str(labels.get(name, name))
         color = colors[name]
+        low, high = part[y] - width * part[se], part[y] + width * part[se]
+        if logy:
+            low = low.clip(lower=part[y] / 10)
         if band:
             (line,) = ax.plot(part[x], part[y], marker="o", markersize=4, color=color, label=label)
-            ax.fill_between(
-                part[x], part[y] - part[se], part[y] + part[se], color=line.get_color(), alpha=0.2
-            )
+            ax.fill_between(part[x], low, high, color=line.get_color(), alpha=0.2, lw=0)
         else:
-            ax.errorbar(part[x], part[y], yerr=part[se], marker="o", markersize=4, capsize=3,
-                        color=color, label=label)
+            ax.errorbar(part[x], part[y], yerr=[part[y] - low, high - part[y]], marker="o", markersize=4,
+                        capsize=3, color=color, label=label)
+    if logy:
+        ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if hue is not None:
-        ax.legend(title=hue)
+        ax.legend()
     return ax
