@@ -34,12 +34,14 @@ cannot be told apart numerically are evaluated directly, by an SVD of each ``B_S
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from agc._checks import as_generator, check_int, check_probability, exactly_one, mask_batch, survivor_mask
 from agc.code import Code, as_code
@@ -53,13 +55,21 @@ from agc.failures import (
 )
 from agc.stats import two_level_mean
 
-#: A straggler direction counts as lost when ``1 - λ <= LOST_TOL`` (λ an eigenvalue of ``U_R U_Rᵀ``).
-LOST_TOL = 1e-10
-#: Patterns with an eigenvalue in ``LOST_TOL < 1 - λ < AMBIGUOUS_TOL`` are recomputed directly.
-AMBIGUOUS_TOL = 1e-6
+#: A direction of the stragglers' rows is lost when its singular value ``κ`` in ``K_R`` is at most
+#: this (rounding level: ``K`` is accurate to about ``MAX_COND·ε ≈ 2e-13``).
+LOST_TOL = 1e-12
+#: Directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` are kept, but checked: counting them lost must
+#: change ``err*`` by at most ``ENERGY_TOL``, or the pattern is recomputed directly.
+AMBIGUOUS_TOL = 1e-3
+#: Largest change of ``err*`` (absolute) that a nearly lost direction may make on the fast path.
+ENERGY_TOL = 1e-10
 #: Largest condition number of the row-equilibrated ``B`` for which downdating is used.
 MAX_COND = 1e3
-#: Patterns evaluated per batch (bounds memory at about ``BATCH * s * s * 8`` bytes).
+#: Downdating also needs a clear rank: the first singular value counted as zero must lie a factor
+#: ``RANK_GAP`` below the rank tolerance (exactly rank-deficient codes sit at rounding, about
+#: ``1e-16`` relative, two orders below it).
+RANK_GAP = 10.0
+#: Patterns evaluated per batch (bounds memory at about ``BATCH * (s + n - r)**2 * 8`` bytes).
 BATCH = 4096
 #: Largest number of patterns an exhaustive search or exact expectation enumerates.
 MAX_EXHAUSTIVE = 2_000_000
@@ -68,27 +78,40 @@ _SPECTRA = weakref.WeakKeyDictionary()
 
 
 class _Spectrum:
-    """Thin SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
+    r"""SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
 
-    ``projector = U Uᵀ`` (``I`` when ``B`` has full row rank), ``gram_pinv = U Σ⁻² Uᵀ``
-    (:math:`(BB^\top)^+`) and ``target_rows = U Σ⁻¹ T'ᵀ``, with ``T' = T V``. Scaling a row of
-    ``B`` does not change the row space of any ``B_S``, so equilibrating the rows is free and
-    improves the conditioning.
+    ``gram_pinv = U Σ⁻² Uᵀ`` (:math:`(BB^\top)^+`), ``target_rows = U Σ⁻¹ T'ᵀ`` with
+    ``T' = T V``, and ``null_basis = K``, an orthonormal basis of the ``n - r`` directions of
+    worker space that ``B``'s columns miss (``UUᵀ + KKᵀ = I``). Scaling a row of ``B`` does not
+    change the row space of any ``B_S``, so equilibrating the rows is free and improves the
+    conditioning.
     """
 
     def __init__(self, code):
         norms = np.linalg.norm(code.B, axis=1, keepdims=True)
-        U, sigma, Vt = np.linalg.svd(code.B / np.where(norms > 0, norms, 1.0), full_matrices=False)
+        U, sigma, Vt = np.linalg.svd(code.B / np.where(norms > 0, norms, 1.0), full_matrices=True)
         tol = max(code.B.shape) * np.finfo(float).eps * (sigma[0] if sigma.size else 0.0)
         r = int(np.sum(sigma > tol))
-        self.downdate = r > 0 and sigma[0] / sigma[r - 1] <= MAX_COND
+        clear_rank = r == sigma.size or sigma[r] * RANK_GAP <= tol
+        self.downdate = r > 0 and sigma[0] / sigma[r - 1] <= MAX_COND and clear_rank
+        self.null_basis = np.ascontiguousarray(U[:, r:])  # K, (n, n - r)
         U, inv_sigma = U[:, :r], 1.0 / sigma[:r]
         target = code.target @ Vt[:r].T  # T' = T V, shape (ell, r)
-        self.full_row_rank = r == code.n
-        self.projector = U @ U.T
         self.gram_pinv = (U * inv_sigma**2) @ U.T
         self.target_rows = (U * inv_sigma) @ target.T  # (n, ell)
-        self.full_error = max(code.k * code.ell - float(np.sum(target**2)), 0.0)
+        # err*([n]) = ||T - T' V_rᵀ||², not kℓ - ||T'||², which cancels to rounding of kℓ
+        self.full_error = float(np.sum((code.target - target @ Vt[:r]) ** 2))
+
+
+@functools.cache
+def _blas_pools():
+    """The process's BLAS thread pools, found once (inspecting the loaded libraries takes milliseconds).
+
+    The engine's kernels are batches of matrices of size ``s`` or ``n - r``; on them BLAS threads
+    only add synchronisation (batched ``eigh`` of 29 × 29 matrices ran 3 to 170 times slower
+    with two threads than with one on the 2-core benchmark machine), so :func:`optimal_errors` runs with one.
+    """
+    return ThreadpoolController()
 
 
 def _spectrum(code):
@@ -98,30 +121,63 @@ def _spectrum(code):
     return spectrum
 
 
+def _projected_energy(gram, Z, P, lost):
+    """``tr(Zᵀ N (Nᵀ W N)⁻¹ Nᵀ Z)`` with ``N`` the columns of the orthonormal ``P`` marked ``lost``.
+
+    The other columns are zeroed and given a unit pivot, so every pattern of the batch solves a
+    system of the same size. On lost directions ``‖U_Rᵀ p‖ = 1``, so ``Nᵀ W_RR N`` is as well
+    conditioned as ``Σ⁻²`` even where ``W_RR`` itself is singular.
+    """
+    P = P * lost[:, None, :]
+    Pt = P.swapaxes(1, 2)
+    reduced = Pt @ gram @ P
+    diagonal = np.arange(lost.shape[1])
+    reduced[:, diagonal, diagonal] += ~lost
+    Z = Pt @ Z
+    return np.einsum("mqe,mqe->m", Z, np.linalg.solve(reduced, Z))
+
+
 def _lost_energy(spectrum, stragglers):
     """``||T' Π_Q||²`` for a batch of straggler index arrays of equal size (``m × s``).
 
-    The lost directions are ``U_Rᵀ p / √λ`` for the eigenpairs ``(λ, p)`` of ``U_R U_Rᵀ`` with
-    ``λ ≈ 1``; in that basis ``Q = Σ⁻¹ N_R`` gives ``QᵀQ = Pᵀ W_RR P`` and ``QᵀT'ᵀ = Pᵀ Y_R``,
-    so every pattern costs ``O(s³)``. Also returns which patterns are ambiguous (an eigenvalue
-    too close to one to decide), to be recomputed directly.
+    A direction ``p`` of the stragglers' rows (a unit vector in ``R^s``) is lost when the
+    worker-space vector it spans lies in ``B``'s column space, i.e. when ``K_Rᵀ p = 0``: the lost
+    directions are the left null space of ``K_R`` (``s × (n - r)``), and with ``N`` an
+    orthonormal basis of them ``QᵀQ = Nᵀ W_RR N`` and ``QᵀT'ᵀ = Nᵀ Y_R``
+    (:func:`_projected_energy`). When every singular value ``κ`` of ``K_R`` exceeds
+    ``AMBIGUOUS_TOL`` (read off the small Gram matrix of ``K_R``; ``κ²`` is exact enough at that
+    size) ``N`` is the complement of ``range(K_R)``, from a complete QR factorisation, and nothing
+    is lost when ``s <= n - r``. Otherwise ``κ`` comes from an SVD of ``K_R``, accurate to about
+    ``1e-13`` where ``1 - λ(U_R U_Rᵀ) = κ²`` resolves only ``κ ≳ 1e-8``: directions with
+    ``κ <= LOST_TOL`` are lost, and the pattern is ambiguous (returned, to be recomputed directly)
+    when also counting its directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` as lost would change
+    the energy by more than ``ENERGY_TOL``.
     """
-    rows, cols = stragglers[:, :, None], stragglers[:, None, :]
-    gram = spectrum.gram_pinv[rows, cols]  # W_RR, (m, s, s)
+    m, s = stragglers.shape
+    gram = spectrum.gram_pinv[stragglers[:, :, None], stragglers[:, None, :]]  # W_RR, (m, s, s)
     Z = spectrum.target_rows[stragglers]  # Y_R, (m, s, ell)
-    ambiguous = np.zeros(stragglers.shape[0], dtype=bool)
-    if not spectrum.full_row_rank:  # otherwise U_R U_Rᵀ = I: every direction is lost, P = I
-        eigenvalues, P = np.linalg.eigh(spectrum.projector[rows, cols])  # (m, s), (m, s, s)
-        gap = 1.0 - eigenvalues
-        lost = gap <= LOST_TOL
-        ambiguous = np.any((gap > LOST_TOL) & (gap < AMBIGUOUS_TOL), axis=1)
-        P = P * (lost / np.sqrt(np.maximum(eigenvalues, LOST_TOL)))[:, None, :]
-        Pt = P.swapaxes(1, 2)
-        gram = Pt @ gram @ P
-        diagonal = np.arange(lost.shape[1])
-        gram[:, diagonal, diagonal] += ~lost  # unit pivot for directions that are not lost
-        Z = Pt @ Z
-    return np.einsum("mqe,mqe->m", Z, np.linalg.solve(gram, Z)), ambiguous
+    energy, ambiguous = np.zeros(m), np.zeros(m, dtype=bool)
+    d = spectrum.null_basis.shape[1]
+    if d == 0:  # full row rank: every straggler's direction is lost
+        return np.einsum("mqe,mqe->m", Z, np.linalg.solve(gram, Z)), ambiguous
+    K = spectrum.null_basis[stragglers]  # K_R, (m, s, d)
+    Kt = K.swapaxes(1, 2)
+    clean = np.linalg.eigvalsh(K @ Kt if s <= d else Kt @ K)[:, 0] >= AMBIGUOUS_TOL**2
+    if s > d and clean.any():
+        N = np.linalg.qr(K[clean], mode="complete")[0][:, :, d:]  # (m', s, s - d)
+        energy[clean] = _projected_energy(gram[clean], Z[clean], N, np.ones(N.shape[::2], dtype=bool))
+    rest = np.flatnonzero(~clean)
+    if rest.size:
+        P, singular, _ = np.linalg.svd(K[rest], full_matrices=True)  # (m', s, s), (m', min(s, d))
+        structural = np.ones((rest.size, s - singular.shape[1]), dtype=bool)
+        lost = np.concatenate([singular <= LOST_TOL, structural], axis=1)
+        unsure = np.concatenate([(singular > LOST_TOL) & (singular < AMBIGUOUS_TOL), ~structural], axis=1)
+        energy[rest] = _projected_energy(gram[rest], Z[rest], P, lost)
+        check = unsure.any(axis=1)
+        if check.any():
+            upper = _projected_energy(gram[rest[check]], Z[rest[check]], P[check], lost[check] | unsure[check])
+            ambiguous[rest[check]] = upper - energy[rest[check]] > ENERGY_TOL
+    return energy, ambiguous
 
 
 def _direct_errors(code, masks):
@@ -139,7 +195,8 @@ def _direct_errors(code, masks):
             _, sigma, Vt = np.linalg.svd(B_S, full_matrices=False)
             tol = max(B_S.shape[1:]) * np.finfo(float).eps * sigma[:, :1]
             kept = (code.target @ Vt.swapaxes(1, 2)) * (sigma > tol)[:, None, :]
-            errors[part] = code.k * code.ell - np.sum(kept**2, axis=(1, 2))
+            # ||T - T P_S||², not kℓ - ||T P_S||², which cancels to rounding of kℓ
+            errors[part] = np.sum((code.target - kept @ Vt) ** 2, axis=(1, 2))
     return errors
 
 
@@ -201,27 +258,32 @@ def optimal_errors(code, masks, normalized=False):
     """
     code = as_code(code)
     masks = mask_batch(masks, code.n)
-    spectrum = _spectrum(code)
-    if not spectrum.downdate:
-        errors = _direct_errors(code, masks)
-    else:
-        errors = np.full(masks.shape[0], spectrum.full_error)
-        ambiguous = np.zeros(masks.shape[0], dtype=bool)
-        straggler_counts = code.n - masks.sum(axis=1)
-        for s in np.unique(straggler_counts):
-            if s == 0:
-                continue
-            rows = np.flatnonzero(straggler_counts == s)
-            stragglers = np.nonzero(~masks[rows])[1].reshape(rows.size, s)
-            for start in range(0, rows.size, BATCH):
-                part = slice(start, start + BATCH)
-                energy, unsure = _lost_energy(spectrum, stragglers[part])
-                errors[rows[part]] += energy
-                ambiguous[rows[part]] = unsure
-        if ambiguous.any():
-            errors[ambiguous] = _direct_errors(code, masks[ambiguous])
+    with _blas_pools().limit(limits=1, user_api="blas"):  # tiny batched LAPACK calls: threads only cost
+        spectrum = _spectrum(code)
+        errors = _downdated_errors(code, spectrum, masks) if spectrum.downdate else _direct_errors(code, masks)
     errors = np.clip(errors, 0.0, code.k * code.ell)
     return errors / (code.k * code.ell) if normalized else errors
+
+
+def _downdated_errors(code, spectrum, masks):
+    """``err*([n])`` plus the lost energy of each pattern, batched by straggler count; ambiguous
+    patterns (see :func:`_lost_energy`) are recomputed by :func:`_direct_errors`."""
+    errors = np.full(masks.shape[0], spectrum.full_error)
+    ambiguous = np.zeros(masks.shape[0], dtype=bool)
+    straggler_counts = code.n - masks.sum(axis=1)
+    for s in np.unique(straggler_counts):
+        if s == 0:
+            continue
+        rows = np.flatnonzero(straggler_counts == s)
+        stragglers = np.nonzero(~masks[rows])[1].reshape(rows.size, s)
+        for start in range(0, rows.size, BATCH):
+            part = slice(start, start + BATCH)
+            energy, unsure = _lost_energy(spectrum, stragglers[part])
+            errors[rows[part]] += energy
+            ambiguous[rows[part]] = unsure
+    if ambiguous.any():
+        errors[ambiguous] = _direct_errors(code, masks[ambiguous])
+    return errors
 
 
 @dataclass(frozen=True)
