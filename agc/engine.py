@@ -6,29 +6,39 @@ The optimal error of survivors ``S`` (DESIGN §2.1) is
 
 with :math:`P_S` the orthogonal projector onto the row space of :math:`B_S`.
 
-**Batched evaluation by downdating.** Take a thin SVD :math:`B = U \Sigma V^\top` of rank
-``r`` once. The row space of :math:`B_S` is :math:`V \Sigma\, \mathrm{range}(U_S^\top)` and
-:math:`\mathrm{range}(U_S^\top)` is the orthogonal complement of
-:math:`\mathcal{N}_R = \{x : \lVert U_R x\rVert = \lVert x \rVert\}`, the right singular vectors
-of the stragglers' rows :math:`U_R` (``s × r``) with singular value one. Writing
-:math:`T' = T V` and :math:`Q = \Sigma^{-1} N_R` for a basis :math:`N_R` of
-:math:`\mathcal{N}_R`,
+**Batched evaluation by downdating.** Take an SVD :math:`B = U \Sigma V^\top` of rank ``r``
+once, with :math:`K` (``n × (n - r)``) an orthonormal basis of the worker-space directions that
+``B``'s columns miss (:math:`UU^\top + KK^\top = I`). The row space of :math:`B_S` is
+:math:`V \Sigma\, \mathrm{range}(U_S^\top)`; a direction ``p`` of the stragglers' rows (a unit
+vector of :math:`\mathbb{R}^s`) is lost with them exactly when the worker-space vector it spans
+lies in :math:`\mathrm{range}(B)`, i.e. when :math:`K_R^\top p = 0`. With :math:`N_R` an
+orthonormal basis of these directions (the left null space of the ``s × (n - r)`` block
+:math:`K_R`), :math:`T' = T V` and :math:`Q = \Sigma^{-1} U_R^\top N_R`,
 
 .. math:: \mathrm{err}^*(S) = \mathrm{err}^*([n]) + \lVert T' \Pi_Q \rVert_F^2 ,
-          \qquad \mathrm{err}^*([n]) = k\ell - \lVert T' \rVert_F^2 ,
+          \qquad \lVert T' \Pi_Q \rVert_F^2 = \operatorname{tr} Z^\top (N_R^\top W_{RR} N_R)^{-1} Z,
+          \quad Z = N_R^\top Y_R ,
 
-Everything reduces to ``s × s`` blocks of three ``n × n`` matrices computed once
-(:math:`UU^\top`, :math:`(BB^\top)^+` and :math:`U\Sigma^{-1}T'^\top`), so each pattern costs
-``O(s³)`` (an ``s × s`` eigendecomposition and solve) instead of a least-squares problem of
-size ``(n - s) × kℓ``. With full row rank (:math:`UU^\top = I`) this is the Schur-complement
-downdate :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top (W_{RR})^{-1} Y_R`. The same formula covers rank-deficient codes (fractional
-repetition, stacking, ``n > kℓ``): a straggler removes a direction of the row space only when
-its singular value is one to within ``LOST_TOL``.
+with :math:`W = (BB^\top)^+` and :math:`Y = U\Sigma^{-1}T'^\top` computed once. Each pattern costs
+a QR factorisation of :math:`K_R` and a solve of size at most ``s``, instead of a least-squares
+problem of size ``(n - s) × kℓ``. With full row rank (``K`` empty, every straggler's direction
+lost) this is the Schur-complement downdate
+:math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top W_{RR}^{-1} Y_R`; when
+``s <= n - r`` and :math:`K_R` has full row rank nothing is lost. The same formula covers
+rank-deficient codes (fractional repetition, stacking, ``n > kℓ``, the polynomial code).
 
-**Accuracy guard.** Downdating squares the condition number, so it is used only when the
-row-equilibrated ``B`` has condition number at most ``MAX_COND`` on its row space; other codes
-(for example the polynomial code at ``n ≳ 20``) and individual patterns whose lost directions
-cannot be told apart numerically are evaluated directly, by an SVD of each ``B_S``.
+**Accuracy guard.** Downdating is used only when the row-equilibrated ``B`` has condition number at
+most ``MAX_COND`` on its row space and a clear numerical rank (``RANK_GAP``); other codes are
+evaluated directly, by an SVD of each ``B_S``. Whether a direction is lost is read off the
+singular values ``κ`` of :math:`K_R`, which float64 resolves to about ``1e-13``; the eigenvalues
+``λ = 1 - κ²`` of :math:`U_R U_R^\top` used before resolve only ``κ ≳ 1e-8``, and their
+threshold ``1 - λ <= 1e-10`` counted a direction of the polynomial code with ``κ = 9e-6`` as lost
+(err* 9.7 for a set it decodes exactly). Directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` are kept but checked: if counting
+them lost would change ``err*`` by more than ``ENERGY_TOL``, the pattern is recomputed directly.
+``err*([n])`` is computed as a residual, not as :math:`k\ell - \lVert T' \rVert^2`, which cancels
+to the rounding of :math:`k\ell`. Codes whose ``B_S`` have singular values within a few orders of
+rounding (``1e-13`` relative) are not determined in float64: least squares on ``B`` and on
+``3.7 B`` then disagree, and so may the two paths here.
 """
 
 from __future__ import annotations
@@ -69,6 +79,9 @@ MAX_COND = 1e3
 #: ``RANK_GAP`` below the rank tolerance (exactly rank-deficient codes sit at rounding, about
 #: ``1e-16`` relative, two orders below it).
 RANK_GAP = 10.0
+#: Corner ``c`` of the bordered matrices ``[[W, Y], [Yᵀ, c I]]``: above any energy (``err* <= kℓ``),
+#: so they stay positive definite; it never mixes into the other blocks.
+BORDER = 1e30
 #: Patterns evaluated per batch (bounds memory at about ``BATCH * (s + n - r)**2 * 8`` bytes).
 BATCH = 4096
 #: Largest number of patterns an exhaustive search or exact expectation enumerates.
@@ -80,11 +93,12 @@ _SPECTRA = weakref.WeakKeyDictionary()
 class _Spectrum:
     r"""SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
 
-    ``gram_pinv = U Σ⁻² Uᵀ`` (:math:`(BB^\top)^+`), ``target_rows = U Σ⁻¹ T'ᵀ`` with
-    ``T' = T V``, and ``null_basis = K``, an orthonormal basis of the ``n - r`` directions of
-    worker space that ``B``'s columns miss (``UUᵀ + KKᵀ = I``). Scaling a row of ``B`` does not
-    change the row space of any ``B_S``, so equilibrating the rows is free and improves the
-    conditioning.
+    ``bordered`` is :math:`\begin{pmatrix} W & Y \\ Y^\top & cI \end{pmatrix}` with
+    ``W = U Σ⁻² Uᵀ`` (:math:`(BB^\top)^+`), ``Y = U Σ⁻¹ T'ᵀ``, ``T' = T V`` and ``c = BORDER``,
+    so that one gather gives each pattern's blocks; ``null_basis = K`` is an orthonormal basis of
+    the ``n - r`` directions of worker space that ``B``'s columns miss (``UUᵀ + KKᵀ = I``).
+    Scaling a row of ``B`` does not change the row space of any ``B_S``, so equilibrating the
+    rows is free and improves the conditioning.
     """
 
     def __init__(self, code):
@@ -97,8 +111,8 @@ class _Spectrum:
         self.null_basis = np.ascontiguousarray(U[:, r:])  # K, (n, n - r)
         U, inv_sigma = U[:, :r], 1.0 / sigma[:r]
         target = code.target @ Vt[:r].T  # T' = T V, shape (ell, r)
-        self.gram_pinv = (U * inv_sigma**2) @ U.T
-        self.target_rows = (U * inv_sigma) @ target.T  # (n, ell)
+        Y = (U * inv_sigma) @ target.T  # (n, ell)
+        self.bordered = np.block([[(U * inv_sigma**2) @ U.T, Y], [Y.T, BORDER * np.eye(code.ell)]])
         # err*([n]) = ||T - T' V_rᵀ||², not kℓ - ||T'||², which cancels to rounding of kℓ
         self.full_error = float(np.sum((code.target - target @ Vt[:r]) ** 2))
 
@@ -121,20 +135,56 @@ def _spectrum(code):
     return spectrum
 
 
-def _projected_energy(gram, Z, P, lost):
-    """``tr(Zᵀ N (Nᵀ W N)⁻¹ Nᵀ Z)`` with ``N`` the columns of the orthonormal ``P`` marked ``lost``.
+def _gather(spectrum, stragglers):
+    """Each pattern's bordered matrix ``[[W_RR, Y_R], [Y_Rᵀ, cI]]``, ``(m, s + ℓ, s + ℓ)``, in one ``take``."""
+    size = spectrum.bordered.shape[0]
+    m, ell = stragglers.shape[0], size - spectrum.null_basis.shape[0]
+    rows = np.concatenate([stragglers, np.broadcast_to(np.arange(size - ell, size), (m, ell))], axis=1)
+    return spectrum.bordered.take(rows[:, :, None] * size + rows[:, None, :])
 
-    The other columns are zeroed and given a unit pivot, so every pattern of the batch solves a
-    system of the same size. On lost directions ``‖U_Rᵀ p‖ = 1``, so ``Nᵀ W_RR N`` is as well
-    conditioned as ``Σ⁻²`` even where ``W_RR`` itself is singular.
+
+def _energy(bordered, ell):
+    r"""``tr(Zᵀ G⁻¹ Z)`` for a batch of bordered :math:`\begin{pmatrix} G & Z \\ Z^\top & cI \end{pmatrix}`.
+
+    One Cholesky factorisation: the factor's lower-left block is :math:`(L^{-1}Z)^\top`,
+    whatever ``c`` (numpy has no batched triangular solve, and ``solve`` costs three times as
+    much). Falls back to ``solve`` if some ``G`` is not positive definite in floating point.
     """
-    P = P * lost[:, None, :]
-    Pt = P.swapaxes(1, 2)
-    reduced = Pt @ gram @ P
-    diagonal = np.arange(lost.shape[1])
-    reduced[:, diagonal, diagonal] += ~lost
-    Z = Pt @ Z
-    return np.einsum("mqe,mqe->m", Z, np.linalg.solve(reduced, Z))
+    q = bordered.shape[1] - ell
+    try:
+        factor = np.linalg.cholesky(bordered)
+    except np.linalg.LinAlgError:
+        G, Z = bordered[:, :q, :q], bordered[:, :q, q:]
+        return np.einsum("mqe,mqe->m", Z, np.linalg.solve(G, Z))
+    lower = factor[:, q:, :q]
+    return np.einsum("meq,meq->m", lower, lower)
+
+
+def _projected(bordered, P, lost):
+    """The bordered matrix of ``Nᵀ W N`` and ``Nᵀ Y``, ``N`` the columns of the orthonormal ``P``
+    marked ``lost``; the other columns are zeroed and given a unit pivot, so that every pattern
+    of the batch has the same size. On lost directions ``‖U_Rᵀ p‖ = 1``, so ``Nᵀ W_RR N`` is as
+    well conditioned as ``Σ⁻²`` even where ``W_RR`` itself is singular."""
+    m, s, q = P.shape
+    ell = bordered.shape[1] - s
+    transform = np.zeros((m, s + ell, q + ell))
+    transform[:, :s, :q] = P if lost.all() else P * lost[:, None, :]
+    transform[:, s:, q:] = np.eye(ell)
+    projected = transform.swapaxes(1, 2) @ bordered @ transform
+    diagonal = np.arange(q)
+    projected[:, diagonal, diagonal] += ~lost
+    return projected
+
+
+def _smallest_eigenvalue_above(G, floor):
+    """Which symmetric positive semidefinite matrices of the batch ``G`` have every eigenvalue
+    above ``floor``: one Cholesky factorisation of ``G - floor·I`` (about a tenth of the cost of
+    the eigenvalues at these sizes) when all do, the eigenvalues otherwise."""
+    try:
+        np.linalg.cholesky(G - floor * np.eye(G.shape[1]))
+    except np.linalg.LinAlgError:
+        return np.linalg.eigvalsh(G)[:, 0] > floor
+    return np.ones(G.shape[0], dtype=bool)
 
 
 def _lost_energy(spectrum, stragglers):
@@ -143,39 +193,41 @@ def _lost_energy(spectrum, stragglers):
     A direction ``p`` of the stragglers' rows (a unit vector in ``R^s``) is lost when the
     worker-space vector it spans lies in ``B``'s column space, i.e. when ``K_Rᵀ p = 0``: the lost
     directions are the left null space of ``K_R`` (``s × (n - r)``), and with ``N`` an
-    orthonormal basis of them ``QᵀQ = Nᵀ W_RR N`` and ``QᵀT'ᵀ = Nᵀ Y_R``
-    (:func:`_projected_energy`). When every singular value ``κ`` of ``K_R`` exceeds
-    ``AMBIGUOUS_TOL`` (read off the small Gram matrix of ``K_R``; ``κ²`` is exact enough at that
-    size) ``N`` is the complement of ``range(K_R)``, from a complete QR factorisation, and nothing
-    is lost when ``s <= n - r``. Otherwise ``κ`` comes from an SVD of ``K_R``, accurate to about
-    ``1e-13`` where ``1 - λ(U_R U_Rᵀ) = κ²`` resolves only ``κ ≳ 1e-8``: directions with
+    orthonormal basis of them ``QᵀQ = Nᵀ W_RR N`` and ``QᵀT'ᵀ = Nᵀ Y_R`` (:func:`_projected`,
+    :func:`_energy`). When every singular value ``κ`` of ``K_R`` exceeds ``AMBIGUOUS_TOL``
+    (read off the small Gram matrix of ``K_R``; ``κ²`` is exact enough at that size) ``N`` is the
+    complement of ``range(K_R)``, from a complete QR factorisation, and nothing is lost when
+    ``s <= n - r``. Otherwise ``κ`` comes from an SVD of ``K_R``, accurate to about ``1e-13``
+    where ``1 - λ(U_R U_Rᵀ) = κ²`` resolves only ``κ ≳ 1e-8``: directions with
     ``κ <= LOST_TOL`` are lost, and the pattern is ambiguous (returned, to be recomputed directly)
     when also counting its directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` as lost would change
     the energy by more than ``ENERGY_TOL``.
     """
     m, s = stragglers.shape
-    gram = spectrum.gram_pinv[stragglers[:, :, None], stragglers[:, None, :]]  # W_RR, (m, s, s)
-    Z = spectrum.target_rows[stragglers]  # Y_R, (m, s, ell)
+    bordered = _gather(spectrum, stragglers)  # [[W_RR, Y_R], [Y_Rᵀ, cI]], (m, s + ell, s + ell)
+    ell = bordered.shape[1] - s
     energy, ambiguous = np.zeros(m), np.zeros(m, dtype=bool)
     d = spectrum.null_basis.shape[1]
     if d == 0:  # full row rank: every straggler's direction is lost
-        return np.einsum("mqe,mqe->m", Z, np.linalg.solve(gram, Z)), ambiguous
+        return _energy(bordered, ell), ambiguous
     K = spectrum.null_basis[stragglers]  # K_R, (m, s, d)
     Kt = K.swapaxes(1, 2)
-    clean = np.linalg.eigvalsh(K @ Kt if s <= d else Kt @ K)[:, 0] >= AMBIGUOUS_TOL**2
+    clean = _smallest_eigenvalue_above(K @ Kt if s <= d else Kt @ K, AMBIGUOUS_TOL**2)
     if s > d and clean.any():
-        N = np.linalg.qr(K[clean], mode="complete")[0][:, :, d:]  # (m', s, s - d)
-        energy[clean] = _projected_energy(gram[clean], Z[clean], N, np.ones(N.shape[::2], dtype=bool))
+        every = clean.all()  # the common case: no copies
+        N = np.linalg.qr(K if every else K[clean], mode="complete")[0][:, :, d:]  # (m', s, s - d)
+        projected = _projected(bordered if every else bordered[clean], N, np.ones(N.shape[::2], dtype=bool))
+        energy[clean] = _energy(projected, ell)
     rest = np.flatnonzero(~clean)
     if rest.size:
         P, singular, _ = np.linalg.svd(K[rest], full_matrices=True)  # (m', s, s), (m', min(s, d))
         structural = np.ones((rest.size, s - singular.shape[1]), dtype=bool)
         lost = np.concatenate([singular <= LOST_TOL, structural], axis=1)
         unsure = np.concatenate([(singular > LOST_TOL) & (singular < AMBIGUOUS_TOL), ~structural], axis=1)
-        energy[rest] = _projected_energy(gram[rest], Z[rest], P, lost)
+        energy[rest] = _energy(_projected(bordered[rest], P, lost), ell)
         check = unsure.any(axis=1)
         if check.any():
-            upper = _projected_energy(gram[rest[check]], Z[rest[check]], P[check], lost[check] | unsure[check])
+            upper = _energy(_projected(bordered[rest[check]], P[check], lost[check] | unsure[check]), ell)
             ambiguous[rest[check]] = upper - energy[rest[check]] > ENERGY_TOL
     return energy, ambiguous
 
