@@ -36,7 +36,7 @@ from agc._checks import check_binary_matrix, check_int, survivor_mask
 from agc.assignments.bipartite import cyclic
 from agc.code import EXACT_TOL, Code
 
-#: Unit roundoff of float64, :math:`2^{-53}`: the decoding error bound is ``ROUNDING * κ``.
+#: Unit roundoff of float64, :math:`2^{-53}`: the decoding error estimate is ``ROUNDING * κ``.
 ROUNDING = 2.0**-53
 
 
@@ -240,8 +240,8 @@ def polynomial(A, ell, *, max_error=EXACT_TOL):
     :math:`\cos(\pi(2m+1)/2n)`, worker ``j`` gets node number ``m = j·p mod n`` with a stride
     ``p`` that spreads each chunk's holders over ``[-1, 1]``, and the coefficients are Chebyshev
     coefficients computed in closed form. The float64 error of the interpolation decoder is
-    bounded by :math:`2^{-53}\kappa`, with :math:`\kappa` the worst :func:`amplification` over
-    survivor sets. The worst sets are the ``s`` workers whose nodes are nearest an end of the
+    about :math:`2^{-53}\kappa` (first order; measured within a factor 4 on the worst sets),
+    with :math:`\kappa` the worst :func:`amplification` over survivor sets. The worst sets are the ``s`` workers whose nodes are nearest an end of the
     interval (the decoder extrapolates across the gap); :math:`\kappa` is evaluated on
     construction over all ``n`` runs of adjacent nodes, and exhaustive searches at small ``n``
     found no worse set. Measured by ``benchmarks/polynomial_conditioning.py`` for ``n`` from
@@ -256,11 +256,11 @@ def polynomial(A, ell, *, max_error=EXACT_TOL):
     ====  ==========  ==========  ==========  ==========  ==========
 
     With the default ``max_error`` the codes of the last column are refused; all others decode
-    with a measured :math:`\mathrm{err}^*/k\ell \le 10^{-16}` by the least-squares decoder
-    :func:`agc.optimal_decoder`, whose residual on the worst sets exceeds the interpolation
-    decoder's bound by up to a thousandfold (``B_S`` itself is ill conditioned there) but stays
-    at most ``1e-8`` relative. With float32 messages, as the training loop and the runtime send
-    them, the decoded gradient's relative error is bounded by :math:`2^{-24}\kappa` (measured
+    with a measured :math:`\mathrm{err}^*/k\ell \le 5 \cdot 10^{-16}` by the least-squares decoder
+    :func:`agc.optimal_decoder`, whose relative residual on the worst sets exceeds the
+    interpolation decoder's estimate by up to a thousandfold (``B_S`` itself is ill conditioned
+    there) but stays below ``3e-8``. With float32 messages, as the training loop and the runtime send
+    them, the decoded gradient's relative error is at most about :math:`2^{-24}\kappa` (measured
     ``≤ 2e-5`` for ``s ≤ 4``, ``≤ 5e-4`` for ``s = 6``, up to ``1e-2`` for ``s = 8``). With the
     nodes in monotone order (worker ``j`` at node ``j``, the earlier construction)
     :math:`\kappa` grows like a power of ``n``: ``6e13`` at ``n = 40`` and ``1e18`` at ``n = 80``
@@ -273,9 +273,9 @@ def polynomial(A, ell, *, max_error=EXACT_TOL):
     ell : int
         Communication reduction.
     max_error : float or None
-        Largest accepted bound :math:`2^{-53}\kappa` on the relative float64 decoding error over
+        Largest accepted estimate :math:`2^{-53}\kappa` of the relative float64 decoding error over
         all survivor sets of size ``n - s`` (default ``EXACT_TOL = 1e-9``, the tolerance under which
-        ``D B = T`` counts as exact; for float32 messages the bound is :math:`2^{29}` times larger).
+        ``D B = T`` counts as exact; for float32 messages the error is :math:`2^{29}` times larger).
         ``None`` builds the code whatever its accuracy.
 
     Returns
@@ -288,7 +288,7 @@ def polynomial(A, ell, *, max_error=EXACT_TOL):
     ------
     ValueError
         If ``A`` is not a cyclic assignment with ``k = n``, ``load < ell``, ``max_error`` is not
-        positive, or the decoding error bound exceeds ``max_error``.
+        positive, or the decoding error estimate exceeds ``max_error``.
 
     References
     ----------
