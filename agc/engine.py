@@ -33,8 +33,9 @@ evaluated directly, by an SVD of each ``B_S``. Whether a direction is lost is re
 singular values ``κ`` of :math:`K_R`, which float64 resolves to about ``1e-13``; the eigenvalues
 ``λ = 1 - κ²`` of :math:`U_R U_R^\top` used before resolve only ``κ ≳ 1e-8``, and their
 threshold ``1 - λ <= 1e-10`` counted a direction of the polynomial code with ``κ = 9e-6`` as lost
-(err* 9.7 for a set it decodes exactly). Directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` are kept but checked: if counting
-them lost would change ``err*`` by more than ``ENERGY_TOL``, the pattern is recomputed directly.
+(err* 9.7 for a set it decodes exactly). Directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` are
+kept but checked: if counting them lost would change ``err*`` by more than ``ENERGY_TOL``, the
+pattern is recomputed directly.
 ``err*([n])`` is computed as a residual, not as :math:`k\ell - \lVert T' \rVert^2`, which cancels
 to the rounding of :math:`k\ell`. Codes whose ``B_S`` have singular values within a few orders of
 rounding (``1e-13`` relative) are not determined in float64: least squares on ``B`` and on
@@ -123,7 +124,8 @@ def _blas_pools():
 
     The engine's kernels are batches of matrices of size ``s`` or ``n - r``; on them BLAS threads
     only add synchronisation (batched ``eigh`` of 29 × 29 matrices ran 3 to 170 times slower
-    with two threads than with one on the 2-core benchmark machine), so :func:`optimal_errors` runs with one.
+    with two threads than with one on the 2-core benchmark machine, and ``optimal_errors`` once
+    50 times slower), so :func:`optimal_errors` runs with one.
     """
     return ThreadpoolController()
 
