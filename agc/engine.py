@@ -479,7 +479,7 @@ def error_curve(code, *, p=None, s=None, trials=1000, draws=1, seed=None, normal
     (True, [4, 4])
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # tqdm.auto warns on stderr in a notebook without ipywidgets
 
     key = exactly_one(p=p, s=s)
     values = list(np.atleast_1d(np.asarray(p if key == "p" else s, dtype=object)))
