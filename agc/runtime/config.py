@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -37,6 +38,27 @@ def _seconds(name, value, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _check_out(out):
+    """``out`` as a string, after checking that a file can really be created where it goes.
+
+    :func:`agc._io.check_writable` asks ``os.access``, which says yes to root everywhere; a
+    temporary file created and removed in the nearest existing directory is the real test
+    (``/sys`` refuses it).
+    """
+    from agc._io import check_writable
+
+    path = check_writable(out, suffixes=(".json",), name="out")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".agc-probe-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"out={path}: cannot create a file in {existing} ({error.strerror or error})") from None
+    return str(path)
 
 
 def _check_dataset(name, options, k):
@@ -246,9 +268,7 @@ class RunConfig:
         set_("worker_timeout", _seconds("worker_timeout", self.worker_timeout))
         set_("timeout", _seconds("timeout", self.timeout, allow_none=True))
         if self.out is not None:
-            from agc._io import check_writable
-
-            set_("out", str(check_writable(self.out, suffixes=(".json",), name="out")))
+            set_("out", _check_out(self.out))
         if self.downlink is not None and self.bandwidth is None:
             raise ValueError("downlink is the rate of the shaped link's PS → workers direction: give bandwidth too")
         if self.bandwidth is not None:

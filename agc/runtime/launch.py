@@ -192,7 +192,8 @@ def _rank_main(rank, world_size, address, port, environment, namespace, config, 
 
 def _stop(processes, grace):
     """Join, then terminate, then kill whatever is still running; no process outlives the run."""
-    processes = [process for process in processes if process.pid is not None]  # started ones
+    # started ones, workers first: a worker that outlived its PS by a moment would report losing it
+    processes = [process for process in reversed(processes) if process.pid is not None]
     limit = time.monotonic() + grace
     for process in processes:
         process.join(timeout=max(limit - time.monotonic(), 0.0))
