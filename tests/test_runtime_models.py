@@ -75,7 +75,7 @@ def test_expected_wait_matches_simulation(spec, r):
 
 
 def test_the_issue_arithmetic_coded_loses_when_compute_grows_with_load():
-    """n = 8, s = 2, p = 0.2, five times slower: 4c·1.81 = 7.25c for the coded PS against 4.33c."""
+    """With n = 8, s = 2, p = 0.2, five times slower: 4c·1.81 = 7.25c for the coded PS against 4.33c."""
     c = 1.0
     delay = parse_delay(f"multiplicative:chunk={c},p=0.2,factor=5")
     tail_6 = sum(math.comb(8, m) * 0.2**m * 0.8 ** (8 - m) for m in range(3, 9))

@@ -63,7 +63,7 @@ def _namespaces(pid):
 def test_sigterm_stops_every_rank_and_exits_143(tmp_path):
     launcher, processes, out = _start(tmp_path)
     launcher.send_signal(signal.SIGTERM)
-    stdout, stderr = launcher.communicate(timeout=30)
+    _, stderr = launcher.communicate(timeout=30)
     assert launcher.returncode == 143
     assert stderr.strip().splitlines() == ["agc: terminated (SIGTERM): every rank was stopped"]
     assert _all_gone(processes) == []
@@ -71,9 +71,9 @@ def test_sigterm_stops_every_rank_and_exits_143(tmp_path):
 
 
 def test_ctrl_c_prints_one_line(tmp_path):
-    launcher, processes, out = _start(tmp_path)
+    launcher, processes, _ = _start(tmp_path)
     os.killpg(launcher.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
-    stdout, stderr = launcher.communicate(timeout=30)
+    _, stderr = launcher.communicate(timeout=30)
     assert launcher.returncode == 130
     assert stderr.strip().splitlines() == ["agc: interrupted: every rank was stopped"]
     assert _all_gone(processes) == []
@@ -91,7 +91,7 @@ def test_sigkill_of_the_launcher_ends_the_ranks(tmp_path):
 
 @needs_network
 def test_sigterm_with_a_shaped_link_removes_the_namespaces(tmp_path):
-    launcher, processes, out = _start(tmp_path, "--bandwidth", "20mbit")
+    launcher, processes, _ = _start(tmp_path, "--bandwidth", "20mbit")
     assert len(_namespaces(launcher.pid)) == 2
     launcher.send_signal(signal.SIGTERM)
     _, stderr = launcher.communicate(timeout=30)
@@ -102,7 +102,7 @@ def test_sigterm_with_a_shaped_link_removes_the_namespaces(tmp_path):
 
 @needs_network
 def test_sigkill_with_a_shaped_link_the_guardian_removes_the_namespaces(tmp_path):
-    launcher, processes, out = _start(tmp_path, "--bandwidth", "20mbit")
+    launcher, processes, _ = _start(tmp_path, "--bandwidth", "20mbit")
     assert len(_namespaces(launcher.pid)) == 2
     launcher.kill()
     launcher.communicate(timeout=30)
