@@ -47,6 +47,9 @@ class RunResult:
         ``bytes_received`` (every payload consumed, stale ones included), ``header_bytes``,
         ``messages``, ``message_floats``, ``stale`` (``[worker, tag]`` drained and dropped),
         ``unused``, ``sent_to``, ``downlink_bytes``, ``dead`` (dead or presumed dead),
+        ``answers`` (every message computed from :math:`\theta_t`, used, unused or arriving in a
+        later iteration: ``[worker, received, sent, arrival]``, seconds from the start),
+        ``start_seconds`` (the start, from the first iteration's),
         ``loss`` at :math:`\theta_t`, and with ``check`` ``error``, ``err_star``,
         ``simulator_max_abs_diff``, ``gradient_norm``. The broadcast and gather times need the
         workers' clock to be the PS's (one machine); otherwise they are ``None``.

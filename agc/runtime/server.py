@@ -201,6 +201,8 @@ class ParameterServer:
         self.dead = {}
         self.silent = {}
         self.marks = {}
+        self.answers = {}  # iteration -> every message computed from its θ: (worker, received, sent, arrival)
+        self.starts = []
         self.started = None  # when the current iteration sent its parameters
         self.iterations = []
         self.estimates = []
@@ -321,6 +323,7 @@ class ParameterServer:
             if theta is not None:
                 self._send_step(worker, t, theta)
         tag = header[0]
+        self.answers.setdefault(tag, []).append((worker, header[1] / 1e9, header[2] / 1e9, when))
         stats["messages"] += 1
         stats["bytes_received"] += payload.numel() * payload.element_size()
         stats["header_bytes"] += HEADER_BYTES
@@ -393,6 +396,7 @@ class ParameterServer:
         code, config = self.code, self.config
         self.losses.append(self._loss())
         self.started = start = now()
+        self.starts.append(start)
         theta = parameters_to_vector(self.model.parameters()).detach().clone()
         live = self._live()
         for j in live:
@@ -501,6 +505,12 @@ class ParameterServer:
             shutdown = self.shutdown()
         self.marks["end"] = self.mark("end")
         self.losses.append(self._loss())
+        same_clock = self._same_clock([j for j in range(self.code.n) if self.clocks[j] is not None])
+        for t, record in enumerate(self.iterations):
+            answers = sorted(self.answers.get(t, []), key=lambda answer: answer[3])
+            record["answers"] = ([[j, got - self.starts[t], sent - self.starts[t], when - self.starts[t]]
+                                  for j, got, sent, when in answers] if same_clock else None)
+            record["start_seconds"] = self.starts[t] - self.starts[0]
         seconds = [r["seconds"] for r in self.iterations]
         return RunResult(
             config=self.config.describe(), d=self.d, message_floats=self.m, message_bytes=self.m * FLOAT_BYTES,
@@ -511,7 +521,7 @@ class ParameterServer:
             silent={str(j): t for j, t in sorted(self.silent.items())},
             status=list(self.status), setup_seconds=setup_seconds, warmup_seconds=list(self.warmup),
             shutdown=shutdown, total_seconds=now() - begin,
-            same_clock=self._same_clock([j for j in range(self.code.n) if self.clocks[j] is not None]),
+            same_clock=same_clock,
             estimates=self.estimates if self.config.keep_estimates else None,
         )
 
