@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agc._parse import parse_key_values
 from agc.runtime import named_code, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,8 +48,9 @@ def _free_port():
 @pytest.mark.skipif(sys.platform != "linux", reason="loopback torchrun check on Linux only")
 def test_two_torchrun_nodes_train_like_one_launcher(tmp_path):
     host0, host1 = readme_commands()
-    assert host0[:7] == ["torchrun", "--nnodes", "2", "--node-rank", "0", "--nproc-per-node", "5"]
-    assert host1[4] == "1" and host1[6] == "4"
+    assert host0[:5] == ["torchrun", "--nnodes", "2", "--node-rank", "0"] and host1[4] == "1"
+    workers = int(host0[host0.index("--workers") + 1])
+    assert int(host0[6]) + int(host1[6]) == workers + 1  # the world size is n + 1
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     port, out = str(_free_port()), tmp_path / "run.json"
 
@@ -70,13 +72,13 @@ def test_two_torchrun_nodes_train_like_one_launcher(tmp_path):
                 node.wait()
     assert [node.returncode for node in nodes] == [0, 0], "\n".join(output[-2000:] for output in outputs)
     distributed = json.loads(out.read_text())
-    assert distributed["config"]["n"] == 8 and len(distributed["iterations"]) == 3
-    assert all(record["used"] == list(range(8)) for record in distributed["iterations"])
+    assert distributed["config"]["n"] == workers and len(distributed["iterations"]) == 3
+    assert all(record["used"] == list(range(workers)) for record in distributed["iterations"])
     # the same job from one launcher: the code, the seed and every option as the command gave them
     words = host0[host0.index("agc.runtime.launch") + 1:] + SHORT
     option = {word: words[i + 1] for i, word in enumerate(words) if word.startswith("-") and i + 1 < len(words)}
-    code = named_code(int(option["--workers"]), option["--family"], option["--encoding"], int(option["--ell"]),
-                      {"k": 8, "load": 4})
+    params = parse_key_values([words[i + 1] for i, word in enumerate(words) if word == "-P"])
+    code = named_code(workers, option["--family"], option["--encoding"], int(option["--ell"]), params)
     local_run = run(code, s=0, iters=3, hidden=16, delay=option["--delay"])
     assert np.allclose(distributed["loss"], local_run.loss, rtol=RTOL, atol=0)
     assert distributed["message_bytes"] == local_run.message_bytes

@@ -34,15 +34,15 @@ one of them until the PS has sent its results through a pipe:
 
 **Under torchrun** each process reads ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
 ``MASTER_PORT`` from the environment; the world size must be ``n + 1``. On two machines, with
-the PS and 4 workers on ``host0`` and 4 workers on ``host1`` (``n = 8``, world size 9)::
+the PS and 2 workers on ``host0`` and 2 workers on ``host1`` (``n = 4``, world size 5)::
 
     # on host0
-    torchrun --nnodes 2 --node-rank 0 --nproc-per-node 5 --master-addr host0 --master-port 29500 \
-        -m agc.runtime.launch --workers 8 --family cyclic --encoding rdm --ell 2 -P k=8 -P load=4 \
-        --stragglers 2 --delay multiplicative:chunk=0.01,p=0.2,factor=5 --iters 50 --out run.json
-    # on host1: the same command with --node-rank 1 --nproc-per-node 4
+    torchrun --nnodes 2 --node-rank 0 --nproc-per-node 3 --master-addr host0 --master-port 29500 \
+        -m agc.runtime.launch --workers 4 --family cyclic --encoding rdm --ell 2 -P k=4 -P load=3 \
+        --stragglers 1 --delay additive:chunk=0.01,p=0.2,extra=0.2 --iters 50 --out run.json
+    # on host1: the same command with --node-rank 1 --nproc-per-node 2
 
-(``tests/test_runtime.py`` runs exactly this pair of commands on one machine, with
+(``tests/test_runtime_torchrun.py`` runs the README's copy of this pair of commands on one machine, with
 ``--master-addr 127.0.0.1``.) Only rank 0 needs ``--out``'s directory and the dataset; the
 workers receive their chunks' data from the PS, so they need neither the dataset nor matching
 arguments beyond ``--worker-timeout``. Rank 0 validates the options; if they are wrong it tells
