@@ -82,7 +82,7 @@ def _check_dataset(name, options, k):
     if unknown:
         raise ValueError(f"dataset {name!r} takes the options {sorted(allowed)}, got {unknown}")
     if name != "digits":
-        directory = options.get("path") or (os.environ.get(MNIST_ENV) if name == "mnist" else FASHION_MNIST_DIR)
+        directory = options.get("path") or ((os.environ.get(MNIST_ENV) or None) if name == "mnist" else FASHION_MNIST_DIR)
         if directory is None:
             raise ValueError(f"dataset 'mnist' needs its IDX files: give the directory (--data-dir, or "
                              f"dataset_options={{'path': ...}}) or set {MNIST_ENV}")
