@@ -130,10 +130,9 @@ def _cmd_train(args):
 
 
 def _cmd_run(args):
-    from agc.runtime.launch import run_locally
+    from agc.runtime.launch import run_command
 
-    run_locally(args)
-    return 0
+    return run_command(args)
 
 
 def _cmd_sweep(args):

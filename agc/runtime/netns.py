@@ -104,7 +104,6 @@ import re
 import secrets
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -115,6 +114,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from agc._checks import check_int
+from agc.runtime.lifeline import signals_deferred, sigterm_raises
 
 #: ``CLONE_NEWNET`` of ``<sched.h>``: the namespace type given to ``setns(2)``.
 CLONE_NEWNET = 0x40000000
@@ -146,7 +146,6 @@ _UNITS = {**{f"{p}bit": f for p, f in _PREFIXES.items()}, **{f"{p}bps": 8 * f fo
 _RATE = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
 _PREFIX = re.compile(r"[a-z][a-z0-9]{0,11}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 class NetworkUnavailable(RuntimeError):
@@ -457,9 +456,9 @@ def shaped_network(uplink, downlink=None, *, name_prefix="agc", burst=None, limi
     limit : int, optional
         tbf queue limit in bytes; default :data:`DEFAULT_LIMIT`.
     handle_sigterm : bool
-        While the block runs, turn ``SIGTERM`` into ``SystemExit(143)`` so that the cleanup runs
-        (only in the main thread, and only if ``SIGTERM`` has its default action; the previous
-        action is restored on exit).
+        While the block runs, turn ``SIGTERM`` into :class:`agc.runtime.lifeline.Terminated`
+        (a ``SystemExit(143)``) so that the cleanup runs (only in the main thread, and only if
+        ``SIGTERM`` has its default action; the previous action is restored on exit).
 
     Yields
     ------
@@ -498,18 +497,65 @@ def shaped_network(uplink, downlink=None, *, name_prefix="agc", burst=None, limi
         uplink=up, downlink=down, uplink_burst=burst or default_burst(up), downlink_burst=burst or default_burst(down),
         limit=limit,
     )
-    restore = _terminate_by_exit() if handle_sigterm else (lambda: None)
     created = []
-    try:
-        with _signals_deferred():
-            _build(net, created)
-        yield net
-    finally:
-        with _signals_deferred():
-            try:
+    with sigterm_raises() if handle_sigterm else contextlib.nullcontext():
+        try:
+            with signals_deferred():
+                _build(net, created)
+            yield net
+        finally:
+            with signals_deferred():
                 _remove(created)
-            finally:
-                restore()
+
+
+#: The program of :func:`deleted_if_orphaned`'s guardian: wait for the end of its standard input;
+#: end of file without the word ``done`` means its parent died without cleaning up.
+_GUARDIAN = """
+import subprocess, sys
+if sys.stdin.buffer.read() != b"done":
+    for name in sys.argv[1:]:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+"""
+
+
+@contextlib.contextmanager
+def deleted_if_orphaned(net):
+    """For the block, a guardian process deletes ``net``'s namespaces if this process dies (even by ``SIGKILL``).
+
+    The guardian (a small Python process in its own session, so that a Ctrl-C in the terminal
+    does not reach it) reads its standard input, a pipe from this process. Leaving the block
+    writes ``done`` and closes the pipe: the guardian exits and the namespaces are left to
+    :func:`shaped_network`'s own cleanup. If this process dies first, the kernel closes the
+    pipe, the guardian reads end of file without ``done``, and deletes both namespaces (their
+    veth pair goes with them); processes still inside keep the namespace alive, unnamed, until
+    they exit.
+
+    Parameters
+    ----------
+    net : ShapedNetwork
+
+    Yields
+    ------
+    subprocess.Popen
+        The guardian.
+    """
+    guardian = subprocess.Popen([sys.executable, "-I", "-S", "-c", _GUARDIAN, net.ps_namespace,
+                                 net.workers_namespace], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield guardian
+    finally:
+        with signals_deferred():
+            try:
+                guardian.stdin.write(b"done")
+                guardian.stdin.close()
+            except OSError:  # it died: nothing to tell it
+                pass
+            try:
+                guardian.wait(timeout=COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                guardian.kill()
+                guardian.wait()
 
 
 def remove_stale(name_prefix="agc"):
@@ -735,33 +781,6 @@ def _remove(namespaces):
     for namespace, inside in occupied.items():  # warned after the deletion, which a warning filter cannot stop
         warnings.warn(f"processes {inside} were still inside network namespace {namespace}; its name is removed, "
                       "the namespace and its link go when they exit", RuntimeWarning, stacklevel=3)
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Hold ``SIGINT`` and ``SIGTERM`` back in this thread for the block; a pending one acts after it."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _exit_on_signal(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-def _terminate_by_exit():
-    """Make ``SIGTERM`` raise ``SystemExit`` (main thread, default action only); return the undo."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        return lambda: None
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-
-    def restore():
-        if signal.getsignal(signal.SIGTERM) is _exit_on_signal:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    return restore
 
 
 def _answer(connection, deadline, processes):
