@@ -52,6 +52,10 @@ def _cmd_info(args):
 
 
 def _cmd_error(args):
+    if args.draws < 1:
+        raise ValueError(f"--draws must be >= 1, got {args.draws}")
+    if args.trials < 2:
+        raise ValueError(f"--trials must be >= 2, got {args.trials}")
     if args.out is not None:
         check_writable(args.out, suffixes=(".csv", ".json"), name="--out")
     if (args.p is None) == (args.s is None):
@@ -174,7 +178,8 @@ def build_parser():
     error.add_argument("--s", "--stragglers", dest="s", help="comma-separated straggler counts (uniform fixed-s model)")
     error.add_argument("--trials", type=int, default=1000, help="straggler sets per draw and point (default 1000)")
     error.add_argument("--draws", type=int, default=1,
-                       help="coefficient draws of a random encoding; the s.e. is then over draws (default 1)")
+                       help="coefficient draws of a random encoding, each with --trials fresh straggler sets; "
+                            "the mean is over draws and sets, the s.e. over the draws' means (default 1)")
     error.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     error.set_defaults(run=_cmd_error)
 

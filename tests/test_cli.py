@@ -33,6 +33,55 @@ def test_error_curve_to_csv_and_json(tmp_path):
     assert [r["s"] for r in json.loads(out_json.read_text())] == [0, 1]
 
 
+FANO_RDM = ["--family", "projective_plane", "--encoding", "rdm", "--ell", "2", "-P", "q=2"]
+
+
+def _error_rows(tmp_path, argv, name="curve.csv"):
+    out = tmp_path / name
+    assert main(["error", *argv, "--out", str(out)]) == 0
+    return list(csv.DictReader(out.open()))
+
+
+def test_error_draws_mean_over_draws_matches_exact_expectation(tmp_path):
+    # RDM on the Fano plane PG(2,2): E_signs err*(S) has a closed form, the same for every S of a size
+    rows = _error_rows(tmp_path, [*FANO_RDM, "--s", "0,2", "--trials", "20", "--draws", "300"])
+    A = agc.assignments.projective_plane(2)
+    for row in rows:
+        assert int(row["draws"]) == 300 and int(row["trials"]) == 20
+        exact = agc.bounds.rdm_bibd_expected_error(A, 2, int(row["s"])) / (A.shape[1] * 2)
+        assert abs(float(row["mean"]) - exact) <= 4 * float(row["se"])
+    # with s = 0 every set is the whole of [n]: all the spread is between draws, which the s.e. holds
+    assert float(rows[0]["se"]) > 0
+
+
+def test_error_draws_one_is_conditional_on_the_code(tmp_path):
+    (row,) = _error_rows(tmp_path, [*FANO_RDM, "--s", "0", "--trials", "20", "--draws", "1"])
+    code = agc.make_code("projective_plane", "rdm", 2, seed=0, q=2)
+    assert int(row["draws"]) == 1 and float(row["se"]) <= 1e-15  # one code, every set equal (to rounding)
+    assert float(row["mean"]) == pytest.approx(agc.optimal_error(code, range(7), normalized=True), abs=1e-12)
+
+
+def test_error_draws_reproducible_from_the_seed(tmp_path):
+    argv = [*FANO_RDM, "--s", "2", "--trials", "10", "--draws", "5"]
+    first, again = _error_rows(tmp_path, argv, "a.csv"), _error_rows(tmp_path, argv, "b.csv")
+    other = _error_rows(tmp_path, [*argv, "--seed", "1"], "c.csv")
+    assert first == again and first != other
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--draws", "0"], "--draws must be >= 1, got 0"),
+        (["--trials", "1"], "--trials must be >= 2, got 1"),
+        (["--draws", "3", "--encoding", "stacking"], "deterministic"),
+    ],
+)
+def test_error_draws_bad_input(extra, message, capsys):
+    assert main(["error", *FANO_RDM, "--s", "1", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
