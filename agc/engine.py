@@ -283,8 +283,9 @@ def optimal_error(code, survivors, normalized=False):
     """
     code = as_code(code)
     mask = survivor_mask(survivors, code.n)
-    D = optimal_decoder(code, mask)
-    error = float(np.sum((D @ code.B[mask] - code.target) ** 2)) if mask.any() else float(code.k * code.ell)
+    with _blas_pools().limit(limits=1, user_api="blas"):  # one small factorisation: threads only cost
+        D = optimal_decoder(code, mask)
+        error = float(np.sum((D @ code.B[mask] - code.target) ** 2)) if mask.any() else float(code.k * code.ell)
     return error / (code.k * code.ell) if normalized else error
 
 

@@ -44,6 +44,7 @@ SCHEME_COLORS: dict[str, tuple[float, float, float]] = {
     **{name: tuple(_COLORS[i]) for name, i in _SCHEME_INDEX.items()},
     "rhpnc_authors": tuple(_DARK[1]),  # the authors' variant of RHPNC: a darker shade of RHPNC's colour
     "block_split_copies": tuple(_DARK[2]),  # a darker shade of the block split's
+    "rhpnc_pm1_authors": tuple(_DARK[4]),  # the authors' ±1 RHPNC (any feasible point): a darker shade of ours
     "optimized": tuple(_DARK[9]),
     "stacking": (0.55, 0.55, 0.55),
     "full": (0.0, 0.0, 0.0),
@@ -58,7 +59,8 @@ SCHEME_LABELS = {
     "rdm": "RDM",
     "rhpnc": "RHPNC (Gaussian, random null-space draw)",
     "rhpnc_authors": "RHPNC (Gaussian, the authors' v₂)",
-    "rhpnc_pm1": "RHPNC (±1)",
+    "rhpnc_pm1": "RHPNC (±1, random objective)",
+    "rhpnc_pm1_authors": "RHPNC (±1, any feasible point: the authors')",
     "rhpnc_unbiased": "RHPNC, unbiased decoder",
     "iid_gaussian": "i.i.d. Gaussian on the support",
     "polynomial": "polynomial (Ye–Abbe, exact)",
