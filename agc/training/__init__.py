@@ -20,6 +20,7 @@ from agc.training.loop import (
     TrainResult,
     accuracy,
     check_learning_rate,
+    check_train_arguments,
     coded_step,
     default_lr,
     full_step,
@@ -35,7 +36,7 @@ from agc.training.loop import (
 
 __all__ = [
     "ELEMENTWISE", "LEARNING_RATES", "LR_SCHEDULES", "MINI_BATCH_LEARNING_RATES", "OPTIMIZERS", "ChunkedData",
-    "GradientBuffer", "Step", "TrainResult", "accuracy", "check_learning_rate", "chunk_batch", "chunk_gradients",
-    "coded_step", "default_lr", "full_step", "make_optimizer", "mini_batches", "mlp", "relative_error",
-    "save_results", "simulated_failures", "step_size", "train", "write_gradient",
+    "GradientBuffer", "Step", "TrainResult", "accuracy", "check_learning_rate", "check_train_arguments",
+    "chunk_batch", "chunk_gradients", "coded_step", "default_lr", "full_step", "make_optimizer", "mini_batches",
+    "mlp", "relative_error", "save_results", "simulated_failures", "step_size", "train", "write_gradient",
 ]

@@ -43,25 +43,27 @@ class ChunkedData:
 
     def __init__(self, X, y, chunks):
         chunks = [np.asarray(chunk, dtype=np.int64).reshape(-1) for chunk in chunks]
-        if not chunks or any(chunk.size == 0 for chunk in chunks):
+        sizes = np.array([chunk.size for chunk in chunks], dtype=np.int64)
+        if not chunks or sizes.min() == 0:
             raise ValueError("chunks must be a non-empty list of non-empty index arrays")
         if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
             raise ValueError(f"X must be (samples, features) and y (samples,), "
                              f"got {tuple(X.shape)} and {tuple(y.shape)}")
-        for i, chunk in enumerate(chunks):
-            if chunk.min() < 0 or chunk.max() >= X.shape[0]:
-                raise ValueError(f"chunk {i} has indices outside [0, {X.shape[0] - 1}]")
+        flat = np.concatenate(chunks)
+        if flat.min() < 0 or flat.max() >= X.shape[0]:
+            bad = next(i for i, chunk in enumerate(chunks) if chunk.min() < 0 or chunk.max() >= X.shape[0])
+            raise ValueError(f"chunk {bad} has indices outside [0, {X.shape[0] - 1}]")
         self.k = len(chunks)
-        self.size = max(chunk.size for chunk in chunks)
-        self.samples = sum(chunk.size for chunk in chunks)
-        index = np.empty((self.k, self.size), dtype=np.int64)
-        weights = np.zeros((self.k, self.size))
-        for i, chunk in enumerate(chunks):
-            index[i] = np.resize(chunk, self.size)  # padding repeats the chunk's own samples
-            weights[i, : chunk.size] = 1.0 / self.samples
-        flat = torch.as_tensor(index.reshape(-1))
-        self.X = X[flat]
-        self.y = y[flat]
+        self.size = int(sizes.max())
+        self.samples = int(sizes.sum())
+        # row i, column j: sample j of chunk i; padding (j >= |chunk i|) repeats the chunk's own samples
+        starts = np.cumsum(sizes) - sizes
+        column = np.arange(self.size)
+        index = flat[starts[:, None] + column[None, :] % sizes[:, None]]
+        weights = (column[None, :] < sizes[:, None]) / self.samples
+        rows = torch.as_tensor(index.reshape(-1))
+        self.X = X[rows]
+        self.y = y[rows]
         self.weights = torch.as_tensor(weights.reshape(-1), dtype=X.dtype)
 
     def gradients(self, model, method="auto"):

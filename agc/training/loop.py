@@ -30,6 +30,7 @@ and the distributed runtime, which uses :meth:`agc.Code.encode_worker` and
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -48,8 +49,9 @@ from agc.training.batches import chunk_batch, mini_batches
 from agc.training.gradients import ChunkedData
 
 __all__ = ["LEARNING_RATES", "LR_SCHEDULES", "MINI_BATCH_LEARNING_RATES", "OPTIMIZERS", "GradientBuffer", "Step",
-           "TrainResult", "accuracy", "check_learning_rate", "coded_step", "default_lr", "full_step", "make_optimizer",
-           "mlp", "relative_error", "save_results", "simulated_failures", "step_size", "train", "write_gradient"]
+           "TrainResult", "accuracy", "check_learning_rate", "check_train_arguments", "coded_step", "default_lr",
+           "full_step", "make_optimizer", "mlp", "relative_error", "save_results", "simulated_failures", "step_size",
+           "train", "write_gradient"]
 
 #: Optimisers.
 OPTIMIZERS = ("sgd", "adam")
@@ -603,6 +605,70 @@ def accuracy(model, X, y):
         return float((model(X).argmax(dim=1) == y).double().mean())
 
 
+def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, decoder=None, optimizer="sgd", lr=None,
+                          lr_schedule="constant", batch_size=None, iters=300, eval_every=10, seed=0,
+                          dtype=torch.float32):
+    """Check the arguments of :func:`train` that need no data, before anything is loaded or computed.
+
+    :func:`train` calls it first; ``agc train`` calls it before it loads the dataset. What
+    needs the data (``batch_size <= N``, ``k <= N``) is checked by :func:`train` right after
+    loading.
+
+    Parameters
+    ----------
+    scheme : agc.Code, agc.schemes.Scheme or "full"
+    failures, p, decoder, optimizer, lr, lr_schedule, batch_size, iters, eval_every, seed, dtype
+        As in :func:`train`.
+
+    Returns
+    -------
+    scheme : agc.schemes.Scheme
+        With ``decoder`` applied.
+    checked : dict
+        ``p``, ``lr`` (``None`` or a float), ``batch_size``, ``iters``, ``eval_every`` and
+        ``seed`` as checked numbers.
+
+    Raises
+    ------
+    ValueError
+        For an unknown optimizer, schedule, failure model or decoder, a learning rate that is
+        not a positive finite number, ``p`` outside ``[0, 1)``, ``batch_size`` below the
+        scheme's ``k`` chunks, or a bad ``dtype``.
+    TypeError
+        For a non-integer ``batch_size``, ``iters``, ``eval_every`` or ``seed``.
+
+    Examples
+    --------
+    >>> check_train_arguments("full", lr=float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a positive finite number, got inf
+    """
+    lr = None if lr is None else check_learning_rate(lr)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(map(repr, OPTIMIZERS))}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; valid: {', '.join(map(repr, LR_SCHEDULES))}")
+    if failures not in FAILURE_MODELS:
+        raise ValueError(f"unknown failure model {failures!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
+    if failures == "bernoulli":
+        p = check_probability("p", p)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    scheme = as_scheme(scheme, decoder)
+    if batch_size is not None:
+        k = scheme.code.k if scheme.code is not None else 1
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+            raise TypeError(f"batch_size must be an integer or None, got {batch_size!r} ({type(batch_size).__name__})")
+        if batch_size < k:
+            reason = f" (one sample for each of the k={k} chunks of {scheme.name!r})" if scheme.code is not None else ""
+            raise ValueError(f"batch_size must be >= {k}{reason}, got {batch_size}")
+        batch_size = int(batch_size)
+    checked = {"p": p, "lr": lr, "batch_size": batch_size, "iters": check_int("iters", iters, low=0),
+               "eval_every": check_int("eval_every", eval_every, low=1), "seed": check_int("seed", seed, low=0)}
+    return scheme, checked
+
+
 def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None, optimizer="sgd", lr=None,
           lr_schedule="constant", batch_size=None, iters=300, hidden=128, seed=0, dtype=torch.float32,
           eval_every=10, progress=False):
@@ -683,24 +749,12 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
     >>> mini.config["lr"], mini.train_loss[-1] < mini.train_loss[0], max(mini.error) < 1e-6
     (0.5, True, True)
     """
-    lr = None if lr is None else check_learning_rate(lr)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(map(repr, OPTIMIZERS))}")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; valid: {', '.join(map(repr, LR_SCHEDULES))}")
-    if failures not in FAILURE_MODELS:
-        raise ValueError(f"unknown failure model {failures!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
-    if failures == "bernoulli":
-        p = check_probability("p", p)
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    scheme = as_scheme(scheme, decoder)
+    scheme, checked = check_train_arguments(scheme, failures=failures, p=p, decoder=decoder, optimizer=optimizer,
+                                            lr=lr, lr_schedule=lr_schedule, batch_size=batch_size, iters=iters,
+                                            eval_every=eval_every, seed=seed, dtype=dtype)
+    p, lr, batch_size, iters, eval_every, seed = (checked[key] for key in
+                                                  ("p", "lr", "batch_size", "iters", "eval_every", "seed"))
     k = scheme.code.k if scheme.code is not None else 1
-    if batch_size is not None:
-        batch_size = check_int("batch_size", batch_size, low=k)
-    iters = check_int("iters", iters, low=0)
-    eval_every = check_int("eval_every", eval_every, low=1)
-    seed = check_int("seed", seed, low=0)
     if isinstance(dataset, str):
         dataset = load_dataset(dataset)
     if not isinstance(dataset, Dataset):
@@ -767,7 +821,7 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
         if scheme.code is None:  # the exact gradient: .grad after full_step, step.exact after coded_step
             norm, chunk_norm = sum(float(p.grad.square().sum()) for p in model.parameters()), math.nan
         else:
-            norm, chunk_norm = float(step.exact.square().sum()), float(G.square().sum(dim=1).max())
+            norm, chunk_norm = float(step.exact.square().sum()), float(torch.linalg.vector_norm(G, dim=1).max()) ** 2
         result.loss.append(float(loss))
         result.error.append(error)
         result.survivors.append(survivors)
