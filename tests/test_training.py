@@ -421,7 +421,7 @@ def test_inverse_sqrt_schedule_is_gradient_descent_with_decaying_steps(digits):
         model.zero_grad()
         loss = F.cross_entropy(model(X), y)
         loss.backward()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         with torch.no_grad():
             for p in model.parameters():
                 p -= lr / math.sqrt(t + 1) * p.grad
