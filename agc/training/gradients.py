@@ -111,19 +111,37 @@ class ChunkedData:
         return self._functional_gradients(model)
 
     def _linear_gradients(self, model, logits, calls):
-        """Per-chunk gradients from each Linear call's input ``a`` and output ``z``: ``∇W = δᵀa``, ``∇b = δᵀ1``."""
+        """Per-chunk gradients from each Linear call's input ``a`` and output ``z``: ``∇W = δᵀa``, ``∇b = δᵀ1``.
+
+        Each product is written straight into its columns of ``G`` (no concatenation); a parameter
+        used twice (a layer reused, weights tied) gets the sum.
+        """
         loss = (F.cross_entropy(logits, self.y, reduction="none") * self.weights).sum()
         deltas = torch.autograd.grad(loss, [z for _, _, z in calls])
-        grads = {}
+        columns, offset = {}, 0
+        for p in model.parameters():
+            columns[p] = slice(offset, offset + p.numel())
+            offset += p.numel()
+        G = torch.empty(self.k, offset, dtype=logits.dtype)
+        written = set()
         for (layer, a, _), delta in zip(calls, deltas):
             a = a.detach().reshape(self.k, self.size, -1)
             delta = delta.reshape(self.k, self.size, -1)
-            parts = [(layer.weight, torch.bmm(delta.transpose(1, 2), a).reshape(self.k, -1))]
+            weight = G[:, columns[layer.weight]].unflatten(1, layer.weight.shape)
+            if layer.weight in written:
+                weight.baddbmm_(delta.transpose(1, 2), a)
+            else:
+                torch.bmm(delta.transpose(1, 2), a, out=weight)
+            written.add(layer.weight)
             if layer.bias is not None:
-                parts.append((layer.bias, delta.sum(dim=1)))
-            for p, g in parts:  # a parameter used twice (a layer reused, weights tied) gets the sum
-                grads[p] = grads[p] + g if p in grads else g
-        G = torch.cat([grads[p] for p in model.parameters()], dim=1)
+                bias = G[:, columns[layer.bias]]
+                if layer.bias in written:
+                    bias.add_(delta.sum(dim=1))
+                else:
+                    torch.sum(delta, dim=1, out=bias)
+                written.add(layer.bias)
+        for p in set(columns) - written:  # a parameter no Linear call uses has zero gradient
+            G[:, columns[p]] = 0
         return G, loss.detach()
 
     def _functional_gradients(self, model):
