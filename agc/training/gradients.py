@@ -62,8 +62,8 @@ class ChunkedData:
         index = flat[starts[:, None] + column[None, :] % sizes[:, None]]
         weights = (column[None, :] < sizes[:, None]) / self.samples
         rows = torch.as_tensor(index.reshape(-1))
-        self.X = X[rows]
-        self.y = y[rows]
+        self.X = torch.index_select(X, 0, rows)
+        self.y = torch.index_select(y, 0, rows)
         self.weights = torch.as_tensor(weights.reshape(-1), dtype=X.dtype)
 
     def gradients(self, model, method="auto"):
