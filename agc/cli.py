@@ -82,7 +82,7 @@ def _cmd_error(args):
 
 
 def _dataset_options(args):
-    """The loader options of ``--dataset``, ``--data-dir`` and ``--train-size`` (images only).
+    """The loader options of ``--dataset``, ``--data-dir``, ``--train-size`` and ``--test-size`` (images only).
 
     Parameters
     ----------
@@ -91,15 +91,20 @@ def _dataset_options(args):
     Returns
     -------
     dict
+
+    Raises
+    ------
+    ValueError
+        If an image-only option is given for digits.
     """
     from agc.data import auto_dataset
 
     name = auto_dataset() if args.dataset == "auto" else args.dataset
     if name == "digits":
-        if args.data_dir is not None or args.train_size is not None:
-            raise ValueError("--data-dir and --train-size apply to mnist and fashion-mnist, not to digits")
+        if args.data_dir is not None or args.train_size is not None or args.test_size is not None:
+            raise ValueError("--data-dir, --train-size and --test-size apply to mnist and fashion-mnist, not to digits")
         return {}
-    options = {"train_size": args.train_size}
+    options = {"train_size": args.train_size, "test_size": args.test_size}
     if args.data_dir is not None:
         options["path"] = args.data_dir
     return options
@@ -109,6 +114,8 @@ def _cmd_train(args):
     from agc import schemes, training
     from agc.data import load_dataset
 
+    if args.lr is not None:  # before anything is built or loaded
+        training.check_learning_rate(args.lr, name="--lr")
     if args.out is not None:
         check_writable(args.out, suffixes=(".json",), name="--out")
     if args.scheme == "coded":
@@ -121,13 +128,15 @@ def _cmd_train(args):
         scheme = schemes.ignore_stragglers(args.workers)
     else:
         scheme = schemes.full_gradient()
-    if args.lr is not None:
-        training.check_learning_rate(args.lr, name="--lr")
+    options = {"failures": args.failures, "p": args.p, "optimizer": args.optimizer, "lr": args.lr,
+               "lr_schedule": args.lr_schedule, "batch_size": args.batch_size, "iters": args.iters,
+               "eval_every": args.eval_every, "seed": args.seed}
+    training.check_train_arguments(scheme, **options)  # before the dataset is loaded
     dataset = load_dataset(args.dataset, **_dataset_options(args))
-    result = training.train(scheme, dataset, failures=args.failures, p=args.p, s=args.s, optimizer=args.optimizer,
-                            lr=args.lr, iters=args.iters, seed=args.seed, progress=True)
+    result = training.train(scheme, dataset, s=args.s, progress=True, **options)
     final_accuracy = result.test_accuracy[-1] if result.test_accuracy else float("nan")
-    print(f"{scheme.name}: final training loss {result.loss[-1]:.4f}, test accuracy {final_accuracy:.3f}")
+    print(f"{scheme.name} on {dataset.name} (lr {result.config['lr']}): final training loss {result.loss[-1]:.4f}, "
+          f"test accuracy {final_accuracy:.3f}")
     if args.out is not None:
         training.save_results(result, args.out)
     return 0
@@ -191,6 +200,7 @@ def build_parser():
                        help="directory with the IDX files (mnist: else $AGC_MNIST_DIR; fashion-mnist: else "
                             "/usr/share/datasets/fashion-mnist)")
     train.add_argument("--train-size", type=int, help="a seeded subset of this many training images (images only)")
+    train.add_argument("--test-size", type=int, help="a seeded subset of this many test images (images only)")
     train.add_argument("--scheme", choices=["coded", "full", "ignore"], default="coded",
                        help="coded (needs --family/--encoding/--ell), full gradient, or ignore stragglers")
     train.add_argument("--family", help="assignment family (see `agc info`)")
@@ -203,8 +213,14 @@ def build_parser():
     train.add_argument("--p", type=float, default=0.2, help="failure probability (bernoulli; default 0.2)")
     train.add_argument("--s", "--stragglers", dest="s", type=int, help="stragglers (fixed, adversarial)")
     train.add_argument("--optimizer", default="sgd", help="sgd or adam")
-    train.add_argument("--lr", type=float, help="learning rate (default 0.5 for sgd, 0.01 for adam)")
+    train.add_argument("--lr", type=float, help="learning rate, positive and finite (default: the package's rate for "
+                                                "the optimizer, the dataset and the batching, agc.training.default_lr)")
+    train.add_argument("--lr-schedule", default="constant", help="constant or inverse_sqrt (lr / sqrt(t + 1))")
+    train.add_argument("--batch-size", type=int,
+                       help="a fresh seeded mini-batch of this many samples every iteration (default: full batch)")
     train.add_argument("--iters", type=int, default=300, help="iterations (default 300)")
+    train.add_argument("--eval-every", type=int, default=10,
+                       help="test accuracy (and, for mini-batches, training loss) every this many steps (default 10)")
     train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     train.add_argument("--out", help="results JSON, written atomically")
     train.set_defaults(run=_cmd_train)

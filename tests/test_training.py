@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,18 +11,23 @@ import torch.nn.functional as F
 from conftest import unbiased_estimates
 
 import agc
+from agc import training
 from agc.assignments.bipartite import random_biregular
 from agc.data import load_digits, split_chunks
 from agc.failures import FailureModel
 from agc.schemes import coded, full_gradient, ignore_stragglers
+from agc.seeds import streams
 from agc.training import (
     ChunkedData,
     GradientBuffer,
     TrainResult,
+    chunk_batch,
     chunk_gradients,
     coded_step,
+    mini_batches,
     mlp,
     save_results,
+    step_size,
     train,
 )
 from agc.training.gradients import _sequential_calls  # which fast path a model takes
@@ -330,3 +336,209 @@ def test_save_results_is_atomic_json(tmp_path, digits):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
     save_results(result, path)  # overwrite in place
     assert json.loads(path.read_text())["survivors"] == result.survivors
+
+
+# --- mini-batches, step-size schedules, arguments checked up front, the chapter's data path ---
+
+
+def test_mini_batches_are_distinct_seeded_and_uniform():
+    """Each batch has distinct indices; same seed, same stream; every sample is drawn at rate b/N.
+
+    2000 batches of 10 from 50 samples: each count is Binomial(2000, 0.2), s.d. 17.9, so a
+    count more than 5 s.d. from 400 has probability below 3e-5 over all 50 samples.
+    """
+    stream, again = mini_batches(50, 10, seed=3), mini_batches(50, 10, seed=3)
+    batches = np.array([next(stream) for _ in range(2000)])
+    assert np.array_equal(batches[:5], np.array([next(again) for _ in range(5)]))
+    assert all(len(set(batch.tolist())) == 10 for batch in batches) and batches.min() >= 0 and batches.max() < 50
+    counts = np.bincount(batches.ravel(), minlength=50)
+    assert np.abs(counts - 400).max() < 5 * math.sqrt(2000 * 0.2 * 0.8)
+    assert not np.array_equal(batches[0], batches[1])
+    with pytest.raises(ValueError, match="batch_size must be <= 50"):
+        mini_batches(50, 51)
+
+
+def test_chunks_of_a_mini_batch_sum_to_its_gradient():
+    """The k chunk gradients of a batch add up to the gradient of the batch's mean loss (float64)."""
+    model = mlp(5, hidden=4, classes=3, seed=0, dtype=torch.float64)
+    X = torch.randn(40, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(40) % 3
+    indices = next(mini_batches(40, 13, seed=1))
+    batch = chunk_batch(X, y, indices, 4)
+    assert batch.k == 4 and batch.samples == 13
+    G, loss = batch.gradients(model)
+    model.zero_grad()
+    reference = F.cross_entropy(model(X[torch.as_tensor(indices)]), y[torch.as_tensor(indices)])
+    reference.backward()
+    full = torch.nn.utils.parameters_to_vector([p.grad for p in model.parameters()])
+    torch.testing.assert_close(G.sum(dim=0), full, rtol=1e-10, atol=1e-12)
+    assert float(loss) == pytest.approx(float(reference.detach()), rel=1e-12)
+    with pytest.raises(ValueError, match="batch_size must be >= 5"):
+        chunk_batch(X, y, indices[:4], 5)
+
+
+def test_mini_batch_training_is_reproducible_from_the_seed(digits):
+    code = default_code()
+    first = train(code, digits, p=0.2, batch_size=64, iters=25, eval_every=5, seed=2)
+    again = train(code, digits, p=0.2, batch_size=64, iters=25, eval_every=5, seed=2)
+    for key in ("loss", "error", "survivors", "gradient_norm", "test_accuracy", "train_loss", "config"):
+        assert getattr(again, key) == getattr(first, key), key
+    other = train(code, digits, p=0.2, batch_size=64, iters=25, eval_every=5, seed=3)
+    assert other.loss[1:-1] != first.loss[1:-1]
+    assert first.config["batch_size"] == 64 and first.config["lr"] == training.default_lr("sgd", "digits", 64)
+    assert len(first.train_loss) == len(first.eval_iteration) == 6
+    assert first.train_loss[-1] == pytest.approx(first.loss[-1], rel=1e-6)  # both: whole set at the end
+
+
+def test_every_scheme_at_one_seed_sees_the_same_mini_batches(digits):
+    """An exact code without failures follows plain mini-batch SGD of the same seed (float64):
+    same initialisation, same mini-batches, chunk gradients that sum to the batch gradient.
+    """
+    code = agc.encodings.polynomial(agc.assignments.cyclic(10, 10, 4), 2)
+    plain = train("full", digits, batch_size=50, iters=20, seed=5, dtype=torch.float64)
+    coded_run = train(code, digits, failures="fixed", s=2, batch_size=50, iters=20, seed=5, dtype=torch.float64)
+    np.testing.assert_allclose(coded_run.loss, plain.loss, rtol=1e-9)
+    np.testing.assert_allclose(coded_run.gradient_norm, plain.gradient_norm, rtol=1e-9)
+    full_batch = train("full", digits, iters=20, seed=5, dtype=torch.float64)
+    assert full_batch.loss[1] != pytest.approx(plain.loss[1], rel=1e-6)  # the mini-batches do differ from the set
+
+
+def test_step_size_schedules():
+    assert [step_size(0.3, "inverse_sqrt", t) for t in (0, 3, 8)] == pytest.approx([0.3, 0.15, 0.1])
+    assert step_size(0.3, "constant", 10**6) == 0.3
+    with pytest.raises(ValueError, match="unknown lr_schedule 'cosine'"):
+        step_size(0.3, "cosine", 0)
+
+
+def test_inverse_sqrt_schedule_is_gradient_descent_with_decaying_steps(digits):
+    """Against an independent loop: theta_{t+1} = theta_t - lr / sqrt(t + 1) * grad L(theta_t), float64."""
+    lr, iters, seed = 0.8, 15, 4
+    result = train("full", digits, lr=lr, lr_schedule="inverse_sqrt", iters=iters, seed=seed, dtype=torch.float64)
+    model = mlp(digits.features, seed=streams(seed).model_seed, dtype=torch.float64)
+    X, y = digits.X_train.double(), digits.y_train
+    losses = []
+    for t in range(iters):
+        model.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        losses.append(float(loss.detach()))
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr / math.sqrt(t + 1) * p.grad
+    np.testing.assert_allclose(result.loss[:-1], losses, rtol=1e-10)
+    assert result.config["lr_schedule"] == "inverse_sqrt"
+    constant = train("full", digits, lr=lr, iters=iters, seed=seed, dtype=torch.float64)
+    assert constant.loss[2] != pytest.approx(result.loss[2], rel=1e-6)
+
+
+def test_default_learning_rates_by_batching():
+    assert training.default_lr("sgd", "fashion-mnist") == 0.05
+    assert training.default_lr("sgd", "fashion-mnist", batch_size=256) == 0.2
+    assert training.default_lr("sgd", "digits", batch_size=256) == training.default_lr("sgd", "digits")
+    assert training.default_lr("adam", "mnist", batch_size=64) == 0.001
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"lr": math.inf}, ValueError, "lr must be a positive finite number, got inf"),
+    ({"lr": math.nan}, ValueError, "lr must be a positive finite number, got nan"),
+    ({"lr": -0.1}, ValueError, "lr must be a positive finite number"),
+    ({"lr": "0.1"}, ValueError, "lr must be a positive finite number"),
+    ({"lr_schedule": "cosine"}, ValueError, "unknown lr_schedule 'cosine'"),
+    ({"batch_size": 5}, ValueError, r"batch_size must be >= 6 \(one sample for each of the k=6 chunks"),
+    ({"batch_size": 0.5}, TypeError, "batch_size must be an integer or None"),
+    ({"batch_size": True}, TypeError, "batch_size must be an integer or None"),
+    ({"p": math.nan}, ValueError, r"p must lie in \[0, 1\)"),
+    ({"iters": -1}, ValueError, "iters must be >= 0"),
+])
+def test_bad_arguments_are_refused_before_the_data_are_loaded(monkeypatch, arguments, error, message):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the dataset was loaded before the arguments were checked")
+
+    monkeypatch.setattr(agc.training.loop, "load_dataset", no_loading)
+    code = agc.encodings.polynomial(agc.assignments.cyclic(6, 6, 3), 2)
+    with pytest.raises(error, match=message) as info:
+        train(code, "fashion-mnist", **arguments)
+    assert "\n" not in str(info.value)
+
+
+def test_batch_size_larger_than_the_training_set_is_refused(digits):
+    with pytest.raises(ValueError, match="batch_size must be <= 1347, the training samples of digits, got 2000"):
+        train("full", digits, batch_size=2000, iters=1)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lr", "inf"], "--lr must be a positive finite number, got inf"),
+    (["--lr", "nan"], "--lr must be a positive finite number, got nan"),
+    (["--batch-size", "3"], "batch_size must be >= 6"),
+    (["--lr-schedule", "cosine"], "unknown lr_schedule 'cosine'"),
+    (["--dataset", "digits", "--test-size", "10"], "apply to mnist and fashion-mnist, not to digits"),
+])
+def test_agc_train_refuses_bad_arguments_before_loading(monkeypatch, capsys, extra, message):
+    from agc.cli import main
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("agc train loaded the dataset before checking its arguments")
+
+    monkeypatch.setattr(agc.data, "load_dataset", no_loading)
+    argv = ["train", "--family", "cyclic", "--encoding", "polynomial", "--ell", "2", "-P", "n=6", "-P", "k=6",
+            "-P", "load=3", "--dataset", "fashion-mnist", *extra]
+    if "--dataset" in extra:
+        argv = argv[:argv.index("--dataset")] + extra
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_agc_train_mini_batches(tmp_path, capsys):
+    from agc.cli import main
+
+    out = tmp_path / "run.json"
+    argv = ["train", "--scheme", "ignore", "--workers", "8", "--batch-size", "32", "--lr-schedule", "inverse_sqrt",
+            "--iters", "12", "--eval-every", "4", "--seed", "1", "--out", str(out)]
+    assert main(argv) == 0
+    saved = json.loads(out.read_text())
+    assert saved["config"]["batch_size"] == 32 and saved["config"]["lr_schedule"] == "inverse_sqrt"
+    assert saved["eval_iteration"] == [0, 4, 8, 12] and len(saved["train_loss"]) == 4
+    assert "on digits" in capsys.readouterr().out
+
+
+def _chapter_cells(*ids):
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "book" / "training.ipynb").read_text())
+    cells = {cell["id"]: cell for cell in notebook["cells"]}
+    parameters = next(cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", []))
+    return ["".join(parameters["source"])] + ["".join(cells[cid]["source"]) for cid in ids]
+
+
+def _write_idx(path, array):
+    """An IDX file written independently of the reader: header, big-endian dims, unsigned bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("where", ["mnist", "nothing"])
+def test_the_chapter_loads_the_dataset_the_package_picks(tmp_path, monkeypatch, capsys, where):
+    """The chapter's parameters and data cells, run as papermill would (image subsets off): with
+    AGC_MNIST_DIR set it trains on MNIST, with neither MNIST nor Fashion-MNIST on digits, and its
+    first output says so; the choice is agc.data.auto_dataset's.
+    """
+    monkeypatch.setattr(agc.data, "FASHION_MNIST_DIR", str(tmp_path / "no-fashion"))
+    monkeypatch.delenv(agc.data.MNIST_ENV, raising=False)
+    if where == "mnist":
+        rng = np.random.default_rng(0)
+        for name, shape in [("train-images-idx3-ubyte", (30, 28, 28)), ("t10k-images-idx3-ubyte", (8, 28, 28))]:
+            _write_idx(tmp_path / name, rng.integers(0, 256, shape))
+        for name, size in [("train-labels-idx1-ubyte", 30), ("t10k-labels-idx1-ubyte", 8)]:
+            _write_idx(tmp_path / name, rng.integers(0, 10, size))
+        monkeypatch.setenv(agc.data.MNIST_ENV, str(tmp_path))
+    parameters, data_cell = _chapter_cells("cell-002")
+    namespace = {}
+    exec(parameters, namespace)
+    assert namespace["dataset"] == "auto"
+    namespace.update(train_size=None, test_size=None)
+    exec(data_cell, namespace)
+    expected = agc.data.auto_dataset()
+    assert expected == ("mnist" if where == "mnist" else "digits")
+    assert namespace["data"].name == expected
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert first_line.startswith(f"Training on {expected}:")
+    assert namespace["lr"] == training.default_lr("sgd", expected, batch_size=namespace["batch_size"])

@@ -43,25 +43,27 @@ class ChunkedData:
 
     def __init__(self, X, y, chunks):
         chunks = [np.asarray(chunk, dtype=np.int64).reshape(-1) for chunk in chunks]
-        if not chunks or any(chunk.size == 0 for chunk in chunks):
+        sizes = np.array([chunk.size for chunk in chunks], dtype=np.int64)
+        if not chunks or sizes.min() == 0:
             raise ValueError("chunks must be a non-empty list of non-empty index arrays")
         if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
             raise ValueError(f"X must be (samples, features) and y (samples,), "
                              f"got {tuple(X.shape)} and {tuple(y.shape)}")
-        for i, chunk in enumerate(chunks):
-            if chunk.min() < 0 or chunk.max() >= X.shape[0]:
-                raise ValueError(f"chunk {i} has indices outside [0, {X.shape[0] - 1}]")
+        flat = np.concatenate(chunks)
+        if flat.min() < 0 or flat.max() >= X.shape[0]:
+            bad = next(i for i, chunk in enumerate(chunks) if chunk.min() < 0 or chunk.max() >= X.shape[0])
+            raise ValueError(f"chunk {bad} has indices outside [0, {X.shape[0] - 1}]")
         self.k = len(chunks)
-        self.size = max(chunk.size for chunk in chunks)
-        self.samples = sum(chunk.size for chunk in chunks)
-        index = np.empty((self.k, self.size), dtype=np.int64)
-        weights = np.zeros((self.k, self.size))
-        for i, chunk in enumerate(chunks):
-            index[i] = np.resize(chunk, self.size)  # padding repeats the chunk's own samples
-            weights[i, : chunk.size] = 1.0 / self.samples
-        flat = torch.as_tensor(index.reshape(-1))
-        self.X = X[flat]
-        self.y = y[flat]
+        self.size = int(sizes.max())
+        self.samples = int(sizes.sum())
+        # row i, column j: sample j of chunk i; padding (j >= |chunk i|) repeats the chunk's own samples
+        starts = np.cumsum(sizes) - sizes
+        column = np.arange(self.size)
+        index = flat[starts[:, None] + column[None, :] % sizes[:, None]]
+        weights = (column[None, :] < sizes[:, None]) / self.samples
+        rows = torch.as_tensor(index.reshape(-1))
+        self.X = torch.index_select(X, 0, rows)
+        self.y = torch.index_select(y, 0, rows)
         self.weights = torch.as_tensor(weights.reshape(-1), dtype=X.dtype)
 
     def gradients(self, model, method="auto"):
@@ -109,19 +111,37 @@ class ChunkedData:
         return self._functional_gradients(model)
 
     def _linear_gradients(self, model, logits, calls):
-        """Per-chunk gradients from each Linear call's input ``a`` and output ``z``: ``∇W = δᵀa``, ``∇b = δᵀ1``."""
+        """Per-chunk gradients from each Linear call's input ``a`` and output ``z``: ``∇W = δᵀa``, ``∇b = δᵀ1``.
+
+        Each product is written straight into its columns of ``G`` (no concatenation); a parameter
+        used twice (a layer reused, weights tied) gets the sum.
+        """
         loss = (F.cross_entropy(logits, self.y, reduction="none") * self.weights).sum()
         deltas = torch.autograd.grad(loss, [z for _, _, z in calls])
-        grads = {}
+        columns, offset = {}, 0
+        for p in model.parameters():
+            columns[p] = slice(offset, offset + p.numel())
+            offset += p.numel()
+        G = torch.empty(self.k, offset, dtype=logits.dtype)
+        written = set()
         for (layer, a, _), delta in zip(calls, deltas):
             a = a.detach().reshape(self.k, self.size, -1)
             delta = delta.reshape(self.k, self.size, -1)
-            parts = [(layer.weight, torch.bmm(delta.transpose(1, 2), a).reshape(self.k, -1))]
+            weight = G[:, columns[layer.weight]].unflatten(1, layer.weight.shape)
+            if layer.weight in written:
+                weight.baddbmm_(delta.transpose(1, 2), a)
+            else:
+                torch.bmm(delta.transpose(1, 2), a, out=weight)
+            written.add(layer.weight)
             if layer.bias is not None:
-                parts.append((layer.bias, delta.sum(dim=1)))
-            for p, g in parts:  # a parameter used twice (a layer reused, weights tied) gets the sum
-                grads[p] = grads[p] + g if p in grads else g
-        G = torch.cat([grads[p] for p in model.parameters()], dim=1)
+                bias = G[:, columns[layer.bias]]
+                if layer.bias in written:
+                    bias.add_(delta.sum(dim=1))
+                else:
+                    torch.sum(delta, dim=1, out=bias)
+                written.add(layer.bias)
+        for p in set(columns) - written:  # a parameter no Linear call uses has zero gradient
+            G[:, columns[p]] = 0
         return G, loss.detach()
 
     def _functional_gradients(self, model):
