@@ -152,6 +152,21 @@ def test_reaches_an_exact_code_where_one_exists():
     assert errors.max() <= 1e-6
 
 
+def test_a_code_learned_for_per_worker_rates_beats_the_common_rate_code_there():
+    """Half the workers fail with probability 0.6, half with 0.02: learning for the vector p helps.
+
+    Exact expectations over all 2^8 patterns; the two codes share the seed, hence the start.
+    """
+    p = np.array([0.6, 0.02] * 4)
+    heterogeneous = learn(p=p, steps=300)
+    common = learn(p=float(p.mean()), steps=300)
+    assert heterogeneous.params["p"] == p.tolist() and common.params["p"] == pytest.approx(0.31)
+    better = agc.expected_error(heterogeneous, p=p, exact=True).mean
+    worse = agc.expected_error(common, p=p, exact=True).mean
+    assert better < 0.9 * worse
+    np.testing.assert_array_equal(learn(p=0.3, steps=20).B, learn(p=[0.3] * 8, steps=20).B)  # same masks
+
+
 def test_history_and_settings_are_recorded():
     code = learn(s=2, steps=45, batch=16, lr=0.02, eval_every=10, heldout=50)
     params = code.params
@@ -206,6 +221,8 @@ def test_torch_threads_are_restored():
     ({"s": None}, "p"),  # neither given
     ({"s": None, "p": 1.0}, "p"),
     ({"s": None, "p": -0.1}, "p"),
+    ({"s": None, "p": [0.1] * 7}, "p"),
+    ({"s": None, "p": [0.1] * 7 + [1.0]}, "p"),
     ({"s": -1}, "s"),
     ({"s": 8}, "s"),
     ({"s": [1, 9]}, "s"),

@@ -50,10 +50,10 @@ import time
 
 import numpy as np
 
-from agc._checks import as_generator, check_binary_matrix, check_int, check_probability
+from agc._checks import as_generator, check_binary_matrix, check_int
 from agc.code import Code
 from agc.encodings.random import rdm
-from agc.failures import bernoulli_masks, fixed_masks
+from agc.failures import bernoulli_masks, failure_probabilities, fixed_masks
 from agc.seeds import seed_record
 
 #: Ridge added to the Gram matrix of the row-normalised ``B`` (whose diagonal is one).
@@ -81,8 +81,9 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
         0/1 assignment.
     ell : int
         Communication reduction, ``ell >= 1``.
-    p : float, optional
-        Each worker fails independently with probability ``p`` in ``[0, 1)``.
+    p : float or array_like of shape (n,), optional
+        Each worker fails independently with probability ``p`` in ``[0, 1)``, or worker ``j``
+        with its own ``p[j]`` (heterogeneous failures, :func:`agc.failures.bernoulli_masks`).
     s : int or sequence of int, optional
         Exactly ``s`` stragglers, ``0 <= s <= n - 1``, uniformly at random; a sequence gives
         the uniform mixture over its values (a code for a range of straggler counts). Give
@@ -119,9 +120,10 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     Returns
     -------
     agc.Code
-        ``name="optimized"``; ``params`` holds ``ell``, ``p`` or ``s``, ``steps``, ``batch``,
-        ``lr``, ``seed`` (``None`` unless an int), ``init`` (``"rdm"``, ``"gaussian"`` or the
-        name of the starting code), ``ridge`` and ``history``: a dict of plain lists, ``loss``
+        ``name="optimized"``; ``params`` holds ``ell``, ``p`` (a float, or a list of one per
+        worker) or ``s``, ``steps``, ``batch``, ``lr``, ``seed`` (``None`` unless an int),
+        ``init`` (``"rdm"``, ``"gaussian"`` or the name of the starting code), ``ridge`` and
+        ``history``: a dict of plain lists, ``loss``
         (the mean error of each step's patterns), ``heldout_step``, ``heldout_mean`` and
         ``heldout_se`` (the objective on the held-out patterns, unnormalised, with its standard
         error) and ``heldout_seconds`` (wall time since the start).
@@ -129,8 +131,9 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     Raises
     ------
     ValueError
-        If both or neither of ``p`` and ``s`` are given; ``p`` is outside ``[0, 1)``; ``s`` is
-        outside ``[0, n - 1]``; ``ell``, ``steps``, ``batch``, ``heldout`` or ``eval_every``
+        If both or neither of ``p`` and ``s`` are given; ``p`` (or an entry of it) is outside
+        ``[0, 1)``, or a vector of a length other than ``n``; ``s`` is outside ``[0, n - 1]``;
+        ``ell``, ``steps``, ``batch``, ``heldout`` or ``eval_every``
         are too small; ``lr`` is not a positive finite number; ``init`` is unknown, or a code
         on another assignment, another ``ell`` or with a zero row.
 
@@ -183,7 +186,7 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
 
 
 class _FailureModel:
-    """Bernoulli(``p``) failures, or a uniform mixture over fixed straggler counts ``s``."""
+    """Bernoulli(``p``) failures (``p`` a length-``n`` vector), or a uniform mixture over fixed straggler counts ``s``."""
 
     def __init__(self, n, p=None, counts=None, scalar=True):
         self.n, self.p, self.counts, self.scalar = n, p, counts, scalar
@@ -198,7 +201,7 @@ class _FailureModel:
 
     def record(self):
         if self.p is not None:
-            return {"p": self.p}
+            return {"p": float(self.p[0]) if self.scalar else self.p.tolist()}
         return {"s": self.counts[0] if self.scalar else list(self.counts)}
 
 
@@ -207,7 +210,7 @@ def _failure_model(p, s, n):
         raise ValueError(f"give exactly one of p (Bernoulli failures) or s (fixed number of stragglers), "
                          f"got p={p!r} and s={s!r}")
     if p is not None:
-        return _FailureModel(n, p=check_probability("p", p))
+        return _FailureModel(n, p=failure_probabilities(n, p), scalar=np.ndim(p) == 0)
     if isinstance(s, numbers.Integral) and not isinstance(s, bool):
         return _FailureModel(n, counts=[check_int("s", s, low=0, high=n - 1)])
     try:
