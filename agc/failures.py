@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from agc._checks import as_generator, check_int, check_probability
+from agc._checks import as_generator, check_int, check_probability, survivor_mask
 
 __all__ = [
     "FAILURE_MODELS",
@@ -222,7 +222,7 @@ def _markov_step(down, uniforms, fail, recover):
     return np.where(down, uniforms >= recover, uniforms < fail)
 
 
-def markov_masks(n, p, burst, trials, seed=None):
+def markov_masks(n, p, burst, trials, seed=None, previous=None):
     r"""Survivor masks of ``trials`` consecutive iterations under bursty (two-state Markov) failures.
 
     Every worker follows its own two-state chain (:func:`markov_transitions`), independently of
@@ -231,7 +231,9 @@ def markov_masks(n, p, burst, trials, seed=None):
     single-iteration result of :func:`bernoulli_masks`, the unbiasedness of
     :func:`agc.unbiased_decoder` included, holds unchanged), while a failure persists for
     :math:`L_j` iterations on average. Row ``t`` of the result is iteration ``t``; the rows are
-    *not* independent.
+    *not* independent. Given ``previous``, the chains continue from that iteration instead:
+    worker ``j`` is then absent in the first row with probability :math:`f_j` if it answered
+    in ``previous`` and :math:`1 - r_j` if it did not.
 
     Parameters
     ----------
@@ -247,6 +249,9 @@ def markov_masks(n, p, burst, trials, seed=None):
     seed : int or numpy.random.Generator, optional
         The same seed gives the same sequence, and the sequence of a :class:`FailureModel`
         ``("markov", ...)`` with that seed.
+    previous : array_like, optional
+        The survivors of the iteration before the first (index array or boolean mask of length
+        ``n``); by default the first row is drawn from the stationary law.
 
     Returns
     -------
@@ -255,7 +260,8 @@ def markov_masks(n, p, burst, trials, seed=None):
     Raises
     ------
     ValueError
-        As :func:`markov_transitions`, or ``trials < 1``.
+        As :func:`markov_transitions`, or ``trials < 1``, or ``previous`` is not a mask or an
+        index array of workers.
 
     Examples
     --------
@@ -270,9 +276,11 @@ def markov_masks(n, p, burst, trials, seed=None):
     fail, recover = markov_transitions(n, p, burst)
     trials = check_int("trials", trials, low=1)
     p = failure_probabilities(n, p)
+    if previous is not None:
+        previous = survivor_mask(previous, n, name="previous")
     uniforms = as_generator(seed).random((trials, n))
     down = np.empty((trials, n), dtype=bool)
-    down[0] = uniforms[0] < p
+    down[0] = uniforms[0] < p if previous is None else _markov_step(~previous, uniforms[0], fail, recover)
     for t in range(1, trials):
         down[t] = _markov_step(down[t - 1], uniforms[t], fail, recover)
     return ~down

@@ -208,3 +208,19 @@ def test_non_numeric_input_raises_type_error():
         markov_masks(2, 0.1, True, 3)
     with pytest.raises(TypeError, match="burst must be a real number"):
         markov_masks(2, 0.1, "long", 3)
+
+
+def test_markov_continues_from_a_given_previous_iteration():
+    """From a known state, a worker is absent next with probability f (it answered) or 1 - r (it did not)."""
+    p, burst = 0.2, 5.0
+    fail, recover = markov_transitions(2, p, burst)
+    previous = np.array([True, False])
+    rng = np.random.default_rng(4)
+    first = np.array([markov_masks(2, p, burst, 1, seed=rng, previous=previous)[0] for _ in range(20000)])
+    z = rate_z(first, [fail[0], 1 - recover[1]])
+    assert np.all(np.abs(z) <= 4), z
+    assert np.all(np.abs(rate_z(first, p)) > 10)  # not the stationary law
+    np.testing.assert_array_equal(markov_masks(2, p, burst, 30, seed=3, previous=[0]),
+                                  markov_masks(2, p, burst, 30, seed=3, previous=previous))
+    with pytest.raises(ValueError, match="previous as a boolean mask must have shape"):
+        markov_masks(2, p, burst, 3, previous=np.ones(3, bool))
