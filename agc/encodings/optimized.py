@@ -245,7 +245,11 @@ def _start(init, A, ell, rng):
 
 def _train(A, ell, start, model, steps, batch, lr, rng, heldout, eval_every, progress, callback):
     import torch
-    from tqdm.auto import tqdm
+
+    if progress:
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto warns on import in a notebook without ipywidgets, even for a disabled bar
+        from tqdm import tqdm
 
     n, k = A.shape
     support = np.tile(A, (1, ell)).astype(bool)
