@@ -51,7 +51,8 @@ import time
 import numpy as np
 
 from agc._checks import as_generator, check_binary_matrix, check_int
-from agc.code import Code
+from agc.code import EXACT_TOL, Code
+from agc.decoding import optimal_decoder
 from agc.encodings.random import rdm
 from agc.failures import bernoulli_masks, failure_probabilities, fixed_masks
 from agc.seeds import seed_record
@@ -183,6 +184,69 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     params = {"ell": ell, **model.record(), "steps": steps, "batch": batch, "lr": float(lr),
               "seed": seed_record(seed), "init": init_name, "ridge": RIDGE, "history": history}
     return Code(B, A, ell, name="optimized", params=params)
+
+
+def exact_without_stragglers(code):
+    r"""A small correction on the support of ``A`` that makes a code exact when every worker answers.
+
+    A learned code minimises an expected error and, with stragglers, leaves
+    :math:`\mathrm{err}^*([n]) = \min_D \lVert D B - T \rVert_F^2` small but not zero. Fix the
+    optimal decoder with all workers, :math:`D = T B^{+}`, and its residual :math:`R = T - D B`.
+    Column ``c = u·k + i`` of ``B`` may change only on the holders :math:`N(i)` of chunk ``i``;
+    :math:`D (B + \Delta) = T` asks, column by column,
+
+    .. math:: D_{:, N(i)}\, \Delta_{N(i), c} = R_{:, c} ,
+
+    ``ℓ`` equations in :math:`\gamma_i` unknowns, solved with the least norm
+    (:math:`\Delta_{N(i), c} = D_{:, N(i)}^{+} R_{:, c}`). Then :math:`D (B + \Delta) = T`
+    exactly, the change is of the order of :math:`\sqrt{\mathrm{err}^*([n])}`, and so is its
+    effect on the error of every other survivor set (measure it with the error engine). A code
+    that is already exact is returned unchanged (up to rounding).
+
+    Parameters
+    ----------
+    code : agc.Code
+        Any code (typically a learned one).
+
+    Returns
+    -------
+    agc.Code
+        The same name and assignment; ``params`` gains ``"exact_without_stragglers"``: the
+        Frobenius norm of the change, relative to that of ``B``.
+
+    Raises
+    ------
+    ValueError
+        If the correction does not exist: for some chunk the decoder's columns
+        :math:`D_{:, N(i)}` do not span the residual (e.g. a chunk whose holders all serve one
+        block), so the corrected code is not exact.
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.cyclic(8, 8, 3)
+    >>> code = optimized(A, 2, s=[0, 1, 2], steps=30, seed=0, progress=False)
+    >>> exact = exact_without_stragglers(code)
+    >>> bool(agc.optimal_error(code, range(8)) > 1e-9), bool(agc.optimal_error(exact, range(8)) < 1e-12)
+    (True, True)
+    """
+    everyone = np.ones(code.n, dtype=bool)
+    D = optimal_decoder(code, everyone)
+    residual = code.target - D @ code.B
+    support = np.tile(code.assignment, (1, code.ell)).astype(bool)
+    change = np.zeros_like(code.B)
+    for column in range(code.B.shape[1]):
+        rows = np.flatnonzero(support[:, column])
+        if rows.size:
+            change[rows, column] = np.linalg.pinv(D[:, rows]) @ residual[:, column]
+    B = code.B + change
+    left = np.linalg.norm(D @ B - code.target) / math.sqrt(code.k * code.ell)
+    if left > EXACT_TOL:
+        raise ValueError(f"code {code.name!r} cannot be made exact this way: the decoder's columns on some chunk's "
+                         f"holders do not span the residual (||D B' - T||_F / sqrt(k*ell) = {left:.3g})")
+    relative = float(np.linalg.norm(change) / np.linalg.norm(code.B))
+    return Code(B, code.assignment, code.ell, name=code.name,
+                params={**code.params, "exact_without_stragglers": relative})
 
 
 class _FailureModel:
