@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_writable", "json_ready", "write_atomic", "write_csv", "write_json"]
+__all__ = ["check_directory", "check_writable", "json_ready", "write_atomic", "write_csv", "write_json"]
 
 
 def json_ready(value):
@@ -102,20 +102,63 @@ def check_writable(path, *, suffixes=None, name="out"):
     ValueError: out=/dev/null/x.csv: cannot create the directory /dev/null (/dev/null exists and is not a directory)
     """
     path = Path(path)
-    if suffixes and not str(path).endswith(tuple(suffixes)):
-        raise ValueError(f"{name}={path} must end in {' or '.join(suffixes)}")
     if path.is_dir():
         raise ValueError(f"{name}={path} is a directory; give a file name")
+    if suffixes and not str(path).endswith(tuple(suffixes)):
+        raise ValueError(f"{name}={path} must end in {' or '.join(suffixes)}")
     directory = path.parent
     existing = directory
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise ValueError(f"{name}={path}: cannot create the directory {directory} ({existing} exists and is not a directory)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{name}={path}: the directory {existing} is not writable")
+    _probe(existing, f"{name}={path}")
     if path.exists() and not os.access(path, os.W_OK):
         raise ValueError(f"{name}={path} exists and is not writable")
+    return path
+
+
+def _probe(directory, what):
+    """Create and remove a file in ``directory``: the only honest test that files can be written there."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".agc-probe-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"{what}: cannot write in the directory {directory} ({error.strerror or error})") from None
+
+
+def check_directory(path, name="out_dir"):
+    """Check, before any work, that ``path`` is or can become a writable directory; return it as a Path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    name : str
+        The option or parameter named in the error.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        If ``path`` or one of its parents is a file, or the first existing parent is not writable.
+
+    Examples
+    --------
+    >>> check_directory("/dev/null/x", name="--out-dir")
+    Traceback (most recent call last):
+    ...
+    ValueError: --out-dir=/dev/null/x: /dev/null exists and is not a directory
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{name}={path}: {existing} exists and is not a directory")
+    _probe(existing, f"{name}={path}")
     return path
 
 

@@ -245,7 +245,7 @@ def main(argv=None):
     except (_UsageError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"agc: error: {exc}".splitlines()[0], file=sys.stderr)
         return 2
-    except (RuntimeError, TimeoutError) as exc:  # a run that failed (e.g. the parameter server died)
+    except (RuntimeError, TimeoutError, OSError) as exc:  # a run that failed (the PS died, a disk filled up)
         print(f"agc: failed: {exc}".splitlines()[0], file=sys.stderr)
         return 1
 

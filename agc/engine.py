@@ -6,41 +6,53 @@ The optimal error of survivors ``S`` (book: *Notation and model*) is
 
 with :math:`P_S` the orthogonal projector onto the row space of :math:`B_S`.
 
-**Batched evaluation by downdating.** Take a thin SVD :math:`B = U \Sigma V^\top` of rank
-``r`` once. The row space of :math:`B_S` is :math:`V \Sigma\, \mathrm{range}(U_S^\top)` and
-:math:`\mathrm{range}(U_S^\top)` is the orthogonal complement of
-:math:`\mathcal{N}_R = \{x : \lVert U_R x\rVert = \lVert x \rVert\}`, the right singular vectors
-of the stragglers' rows :math:`U_R` (``s × r``) with singular value one. Writing
-:math:`T' = T V` and :math:`Q = \Sigma^{-1} N_R` for a basis :math:`N_R` of
-:math:`\mathcal{N}_R`,
+**Batched evaluation by downdating.** Take an SVD :math:`B = U \Sigma V^\top` of rank ``r``
+once, with :math:`K` (``n × (n - r)``) an orthonormal basis of the worker-space directions that
+``B``'s columns miss (:math:`UU^\top + KK^\top = I`). The row space of :math:`B_S` is
+:math:`V \Sigma\, \mathrm{range}(U_S^\top)`; a direction ``p`` of the stragglers' rows (a unit
+vector of :math:`\mathbb{R}^s`) is lost with them exactly when the worker-space vector it spans
+lies in :math:`\mathrm{range}(B)`, i.e. when :math:`K_R^\top p = 0`. With :math:`N_R` an
+orthonormal basis of these directions (the left null space of the ``s × (n - r)`` block
+:math:`K_R`), :math:`T' = T V` and :math:`Q = \Sigma^{-1} U_R^\top N_R`,
 
 .. math:: \mathrm{err}^*(S) = \mathrm{err}^*([n]) + \lVert T' \Pi_Q \rVert_F^2 ,
-          \qquad \mathrm{err}^*([n]) = k\ell - \lVert T' \rVert_F^2 ,
+          \qquad \lVert T' \Pi_Q \rVert_F^2 = \operatorname{tr} Z^\top (N_R^\top W_{RR} N_R)^{-1} Z,
+          \quad Z = N_R^\top Y_R ,
 
-Everything reduces to ``s × s`` blocks of three ``n × n`` matrices computed once
-(:math:`UU^\top`, :math:`(BB^\top)^+` and :math:`U\Sigma^{-1}T'^\top`), so each pattern costs
-``O(s³)`` (an ``s × s`` eigendecomposition and solve) instead of a least-squares problem of
-size ``(n - s) × kℓ``. With full row rank (:math:`UU^\top = I`) this is the Schur-complement
-downdate :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top (W_{RR})^{-1} Y_R`.
-The same formula covers rank-deficient codes (fractional
-repetition, stacking, ``n > kℓ``): a straggler removes a direction of the row space only when
-its singular value is one to within ``LOST_TOL``.
+with :math:`W = (BB^\top)^+` and :math:`Y = U\Sigma^{-1}T'^\top` computed once. Each pattern costs
+a QR factorisation of :math:`K_R` and a solve of size at most ``s``, instead of a least-squares
+problem of size ``(n - s) × kℓ``. With full row rank (``K`` empty, every straggler's direction
+lost) this is the Schur-complement downdate
+:math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top W_{RR}^{-1} Y_R`; when
+``s <= n - r`` and :math:`K_R` has full row rank nothing is lost. The same formula covers
+rank-deficient codes (fractional repetition, stacking, ``n > kℓ``, the polynomial code).
 
-**Accuracy guard.** Downdating squares the condition number, so it is used only when the
-row-equilibrated ``B`` has condition number at most ``MAX_COND`` on its row space; other codes
-(for example the polynomial code at ``n ≳ 20``) and individual patterns whose lost directions
-cannot be told apart numerically are evaluated directly, by an SVD of each ``B_S``.
+**Accuracy guard.** Downdating is used only when the row-equilibrated ``B`` has condition number at
+most ``MAX_COND`` on its row space and a clear numerical rank (``RANK_GAP``); other codes are
+evaluated directly, by an SVD of each ``B_S``. Whether a direction is lost is read off the
+singular values ``κ`` of :math:`K_R`, which float64 resolves to about ``1e-13``; the eigenvalues
+``λ = 1 - κ²`` of :math:`U_R U_R^\top` used before resolve only ``κ ≳ 1e-8``, and their
+threshold ``1 - λ <= 1e-10`` counted a direction of the polynomial code with ``κ = 9e-6`` as lost
+(err* 9.7 for a set it decodes exactly). Directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` are
+kept but checked: if counting them lost would change ``err*`` by more than ``ENERGY_TOL``, the
+pattern is recomputed directly.
+``err*([n])`` is computed as a residual, not as :math:`k\ell - \lVert T' \rVert^2`, which cancels
+to the rounding of :math:`k\ell`. Codes whose ``B_S`` have singular values within a few orders of
+rounding (``1e-13`` relative) are not determined in float64: least squares on ``B`` and on
+``3.7 B`` then disagree, and so may the two paths here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from agc._checks import as_generator, check_int, check_probability, exactly_one, mask_batch, survivor_mask
 from agc.code import Code, as_code
@@ -54,13 +66,24 @@ from agc.failures import (
 )
 from agc.stats import two_level_mean
 
-#: A straggler direction counts as lost when ``1 - λ <= LOST_TOL`` (λ an eigenvalue of ``U_R U_Rᵀ``).
-LOST_TOL = 1e-10
-#: Patterns with an eigenvalue in ``LOST_TOL < 1 - λ < AMBIGUOUS_TOL`` are recomputed directly.
-AMBIGUOUS_TOL = 1e-6
+#: A direction of the stragglers' rows is lost when its singular value ``κ`` in ``K_R`` is at most
+#: this (rounding level: ``K`` is accurate to about ``MAX_COND·ε ≈ 2e-13``).
+LOST_TOL = 1e-12
+#: Directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` are kept, but checked: counting them lost must
+#: change ``err*`` by at most ``ENERGY_TOL``, or the pattern is recomputed directly.
+AMBIGUOUS_TOL = 1e-3
+#: Largest change of ``err*`` (absolute) that a nearly lost direction may make on the fast path.
+ENERGY_TOL = 1e-10
 #: Largest condition number of the row-equilibrated ``B`` for which downdating is used.
 MAX_COND = 1e3
-#: Patterns evaluated per batch (bounds memory at about ``BATCH * s * s * 8`` bytes).
+#: Downdating also needs a clear rank: the first singular value counted as zero must lie a factor
+#: ``RANK_GAP`` below the rank tolerance (exactly rank-deficient codes sit at rounding, about
+#: ``1e-16`` relative, two orders below it).
+RANK_GAP = 10.0
+#: Corner ``c`` of the bordered matrices ``[[W, Y], [Yᵀ, c I]]``: above any energy (``err* <= kℓ``),
+#: so they stay positive definite; it never mixes into the other blocks.
+BORDER = 1e30
+#: Patterns evaluated per batch (bounds memory at about ``BATCH * (s + n - r)**2 * 8`` bytes).
 BATCH = 4096
 #: Largest number of patterns an exhaustive search or exact expectation enumerates.
 MAX_EXHAUSTIVE = 2_000_000
@@ -69,27 +92,42 @@ _SPECTRA = weakref.WeakKeyDictionary()
 
 
 class _Spectrum:
-    r"""Thin SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
+    r"""SVD ``B = U Σ Vᵀ`` of the row-equilibrated ``B``, reduced to what the downdate needs.
 
-    ``projector = U Uᵀ`` (``I`` when ``B`` has full row rank), ``gram_pinv = U Σ⁻² Uᵀ``
-    (:math:`(BB^\top)^+`) and ``target_rows = U Σ⁻¹ T'ᵀ``, with ``T' = T V``. Scaling a row of
-    ``B`` does not change the row space of any ``B_S``, so equilibrating the rows is free and
-    improves the conditioning.
+    ``bordered`` is :math:`\begin{pmatrix} W & Y \\ Y^\top & cI \end{pmatrix}` with
+    ``W = U Σ⁻² Uᵀ`` (:math:`(BB^\top)^+`), ``Y = U Σ⁻¹ T'ᵀ``, ``T' = T V`` and ``c = BORDER``,
+    so that one gather gives each pattern's blocks; ``null_basis = K`` is an orthonormal basis of
+    the ``n - r`` directions of worker space that ``B``'s columns miss (``UUᵀ + KKᵀ = I``).
+    Scaling a row of ``B`` does not change the row space of any ``B_S``, so equilibrating the
+    rows is free and improves the conditioning.
     """
 
     def __init__(self, code):
         norms = np.linalg.norm(code.B, axis=1, keepdims=True)
-        U, sigma, Vt = np.linalg.svd(code.B / np.where(norms > 0, norms, 1.0), full_matrices=False)
+        U, sigma, Vt = np.linalg.svd(code.B / np.where(norms > 0, norms, 1.0), full_matrices=True)
         tol = max(code.B.shape) * np.finfo(float).eps * (sigma[0] if sigma.size else 0.0)
         r = int(np.sum(sigma > tol))
-        self.downdate = r > 0 and sigma[0] / sigma[r - 1] <= MAX_COND
+        clear_rank = r == sigma.size or sigma[r] * RANK_GAP <= tol
+        self.downdate = r > 0 and sigma[0] / sigma[r - 1] <= MAX_COND and clear_rank
+        self.null_basis = np.ascontiguousarray(U[:, r:])  # K, (n, n - r)
         U, inv_sigma = U[:, :r], 1.0 / sigma[:r]
         target = code.target @ Vt[:r].T  # T' = T V, shape (ell, r)
-        self.full_row_rank = r == code.n
-        self.projector = U @ U.T
-        self.gram_pinv = (U * inv_sigma**2) @ U.T
-        self.target_rows = (U * inv_sigma) @ target.T  # (n, ell)
-        self.full_error = max(code.k * code.ell - float(np.sum(target**2)), 0.0)
+        Y = (U * inv_sigma) @ target.T  # (n, ell)
+        self.bordered = np.block([[(U * inv_sigma**2) @ U.T, Y], [Y.T, BORDER * np.eye(code.ell)]])
+        # err*([n]) = ||T - T' V_rᵀ||², not kℓ - ||T'||², which cancels to rounding of kℓ
+        self.full_error = float(np.sum((code.target - target @ Vt[:r]) ** 2))
+
+
+@functools.cache
+def _blas_pools():
+    """The process's BLAS thread pools, found once (inspecting the loaded libraries takes milliseconds).
+
+    The engine's kernels are batches of matrices of size ``s`` or ``n - r``; on them BLAS threads
+    only add synchronisation (batched ``eigh`` of 29 × 29 matrices ran 3 to 170 times slower
+    with two threads than with one on the 2-core benchmark machine, and ``optimal_errors`` once
+    50 times slower), so :func:`optimal_errors` runs with one.
+    """
+    return ThreadpoolController()
 
 
 def _spectrum(code):
@@ -99,30 +137,103 @@ def _spectrum(code):
     return spectrum
 
 
+def _gather(spectrum, stragglers):
+    """Each pattern's bordered matrix ``[[W_RR, Y_R], [Y_Rᵀ, cI]]``, ``(m, s + ℓ, s + ℓ)``, in one ``take``."""
+    size = spectrum.bordered.shape[0]
+    m, ell = stragglers.shape[0], size - spectrum.null_basis.shape[0]
+    rows = np.concatenate([stragglers, np.broadcast_to(np.arange(size - ell, size), (m, ell))], axis=1)
+    return spectrum.bordered.take(rows[:, :, None] * size + rows[:, None, :])
+
+
+def _energy(bordered, ell):
+    r"""``tr(Zᵀ G⁻¹ Z)`` for a batch of bordered :math:`\begin{pmatrix} G & Z \\ Z^\top & cI \end{pmatrix}`.
+
+    One Cholesky factorisation: the factor's lower-left block is :math:`(L^{-1}Z)^\top`,
+    whatever ``c`` (numpy has no batched triangular solve, and ``solve`` costs three times as
+    much). Falls back to ``solve`` if some ``G`` is not positive definite in floating point.
+    """
+    q = bordered.shape[1] - ell
+    try:
+        factor = np.linalg.cholesky(bordered)
+    except np.linalg.LinAlgError:
+        G, Z = bordered[:, :q, :q], bordered[:, :q, q:]
+        return np.einsum("mqe,mqe->m", Z, np.linalg.solve(G, Z))
+    lower = factor[:, q:, :q]
+    return np.einsum("meq,meq->m", lower, lower)
+
+
+def _projected(bordered, P, lost):
+    """The bordered matrix of ``Nᵀ W N`` and ``Nᵀ Y``, ``N`` the columns of the orthonormal ``P``
+    marked ``lost``; the other columns are zeroed and given a unit pivot, so that every pattern
+    of the batch has the same size. On lost directions ``‖U_Rᵀ p‖ = 1``, so ``Nᵀ W_RR N`` is as
+    well conditioned as ``Σ⁻²`` even where ``W_RR`` itself is singular.
+    """
+    m, s, q = P.shape
+    ell = bordered.shape[1] - s
+    transform = np.zeros((m, s + ell, q + ell))
+    transform[:, :s, :q] = P if lost.all() else P * lost[:, None, :]
+    transform[:, s:, q:] = np.eye(ell)
+    projected = transform.swapaxes(1, 2) @ bordered @ transform
+    diagonal = np.arange(q)
+    projected[:, diagonal, diagonal] += ~lost
+    return projected
+
+
+def _smallest_eigenvalue_above(G, floor):
+    """Which symmetric positive semidefinite matrices of the batch ``G`` have every eigenvalue
+    above ``floor``: one Cholesky factorisation of ``G - floor·I`` (about a tenth of the cost of
+    the eigenvalues at these sizes) when all do, the eigenvalues otherwise.
+    """
+    try:
+        np.linalg.cholesky(G - floor * np.eye(G.shape[1]))
+    except np.linalg.LinAlgError:
+        return np.linalg.eigvalsh(G)[:, 0] > floor
+    return np.ones(G.shape[0], dtype=bool)
+
+
 def _lost_energy(spectrum, stragglers):
     """``||T' Π_Q||²`` for a batch of straggler index arrays of equal size (``m × s``).
 
-    The lost directions are ``U_Rᵀ p / √λ`` for the eigenpairs ``(λ, p)`` of ``U_R U_Rᵀ`` with
-    ``λ ≈ 1``; in that basis ``Q = Σ⁻¹ N_R`` gives ``QᵀQ = Pᵀ W_RR P`` and ``QᵀT'ᵀ = Pᵀ Y_R``,
-    so every pattern costs ``O(s³)``. Also returns which patterns are ambiguous (an eigenvalue
-    too close to one to decide), to be recomputed directly.
+    A direction ``p`` of the stragglers' rows (a unit vector in ``R^s``) is lost when the
+    worker-space vector it spans lies in ``B``'s column space, i.e. when ``K_Rᵀ p = 0``: the lost
+    directions are the left null space of ``K_R`` (``s × (n - r)``), and with ``N`` an
+    orthonormal basis of them ``QᵀQ = Nᵀ W_RR N`` and ``QᵀT'ᵀ = Nᵀ Y_R`` (:func:`_projected`,
+    :func:`_energy`). When every singular value ``κ`` of ``K_R`` exceeds ``AMBIGUOUS_TOL``
+    (read off the small Gram matrix of ``K_R``; ``κ²`` is exact enough at that size) ``N`` is the
+    complement of ``range(K_R)``, from a complete QR factorisation, and nothing is lost when
+    ``s <= n - r``. Otherwise ``κ`` comes from an SVD of ``K_R``, accurate to about ``1e-13``
+    where ``1 - λ(U_R U_Rᵀ) = κ²`` resolves only ``κ ≳ 1e-8``: directions with
+    ``κ <= LOST_TOL`` are lost, and the pattern is ambiguous (returned, to be recomputed directly)
+    when also counting its directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` as lost would change
+    the energy by more than ``ENERGY_TOL``.
     """
-    rows, cols = stragglers[:, :, None], stragglers[:, None, :]
-    gram = spectrum.gram_pinv[rows, cols]  # W_RR, (m, s, s)
-    Z = spectrum.target_rows[stragglers]  # Y_R, (m, s, ell)
-    ambiguous = np.zeros(stragglers.shape[0], dtype=bool)
-    if not spectrum.full_row_rank:  # otherwise U_R U_Rᵀ = I: every direction is lost, P = I
-        eigenvalues, P = np.linalg.eigh(spectrum.projector[rows, cols])  # (m, s), (m, s, s)
-        gap = 1.0 - eigenvalues
-        lost = gap <= LOST_TOL
-        ambiguous = np.any((gap > LOST_TOL) & (gap < AMBIGUOUS_TOL), axis=1)
-        P = P * (lost / np.sqrt(np.maximum(eigenvalues, LOST_TOL)))[:, None, :]
-        Pt = P.swapaxes(1, 2)
-        gram = Pt @ gram @ P
-        diagonal = np.arange(lost.shape[1])
-        gram[:, diagonal, diagonal] += ~lost  # unit pivot for directions that are not lost
-        Z = Pt @ Z
-    return np.einsum("mqe,mqe->m", Z, np.linalg.solve(gram, Z)), ambiguous
+    m, s = stragglers.shape
+    bordered = _gather(spectrum, stragglers)  # [[W_RR, Y_R], [Y_Rᵀ, cI]], (m, s + ell, s + ell)
+    ell = bordered.shape[1] - s
+    energy, ambiguous = np.zeros(m), np.zeros(m, dtype=bool)
+    d = spectrum.null_basis.shape[1]
+    if d == 0:  # full row rank: every straggler's direction is lost
+        return _energy(bordered, ell), ambiguous
+    K = spectrum.null_basis[stragglers]  # K_R, (m, s, d)
+    Kt = K.swapaxes(1, 2)
+    clean = _smallest_eigenvalue_above(K @ Kt if s <= d else Kt @ K, AMBIGUOUS_TOL**2)
+    if s > d and clean.any():
+        every = clean.all()  # the common case: no copies
+        N = np.linalg.qr(K if every else K[clean], mode="complete")[0][:, :, d:]  # (m', s, s - d)
+        projected = _projected(bordered if every else bordered[clean], N, np.ones(N.shape[::2], dtype=bool))
+        energy[clean] = _energy(projected, ell)
+    rest = np.flatnonzero(~clean)
+    if rest.size:
+        P, singular, _ = np.linalg.svd(K[rest], full_matrices=True)  # (m', s, s), (m', min(s, d))
+        structural = np.ones((rest.size, s - singular.shape[1]), dtype=bool)
+        lost = np.concatenate([singular <= LOST_TOL, structural], axis=1)
+        unsure = np.concatenate([(singular > LOST_TOL) & (singular < AMBIGUOUS_TOL), ~structural], axis=1)
+        energy[rest] = _energy(_projected(bordered[rest], P, lost), ell)
+        check = unsure.any(axis=1)
+        if check.any():
+            upper = _energy(_projected(bordered[rest[check]], P[check], lost[check] | unsure[check]), ell)
+            ambiguous[rest[check]] = upper - energy[rest[check]] > ENERGY_TOL
+    return energy, ambiguous
 
 
 def _direct_errors(code, masks):
@@ -140,7 +251,8 @@ def _direct_errors(code, masks):
             _, sigma, Vt = np.linalg.svd(B_S, full_matrices=False)
             tol = max(B_S.shape[1:]) * np.finfo(float).eps * sigma[:, :1]
             kept = (code.target @ Vt.swapaxes(1, 2)) * (sigma > tol)[:, None, :]
-            errors[part] = code.k * code.ell - np.sum(kept**2, axis=(1, 2))
+            # ||T - T P_S||², not kℓ - ||T P_S||², which cancels to rounding of kℓ
+            errors[part] = np.sum((code.target - kept @ Vt) ** 2, axis=(1, 2))
     return errors
 
 
@@ -202,27 +314,33 @@ def optimal_errors(code, masks, normalized=False):
     """
     code = as_code(code)
     masks = mask_batch(masks, code.n)
-    spectrum = _spectrum(code)
-    if not spectrum.downdate:
-        errors = _direct_errors(code, masks)
-    else:
-        errors = np.full(masks.shape[0], spectrum.full_error)
-        ambiguous = np.zeros(masks.shape[0], dtype=bool)
-        straggler_counts = code.n - masks.sum(axis=1)
-        for s in np.unique(straggler_counts):
-            if s == 0:
-                continue
-            rows = np.flatnonzero(straggler_counts == s)
-            stragglers = np.nonzero(~masks[rows])[1].reshape(rows.size, s)
-            for start in range(0, rows.size, BATCH):
-                part = slice(start, start + BATCH)
-                energy, unsure = _lost_energy(spectrum, stragglers[part])
-                errors[rows[part]] += energy
-                ambiguous[rows[part]] = unsure
-        if ambiguous.any():
-            errors[ambiguous] = _direct_errors(code, masks[ambiguous])
+    with _blas_pools().limit(limits=1, user_api="blas"):  # tiny batched LAPACK calls: threads only cost
+        spectrum = _spectrum(code)
+        errors = _downdated_errors(code, spectrum, masks) if spectrum.downdate else _direct_errors(code, masks)
     errors = np.clip(errors, 0.0, code.k * code.ell)
     return errors / (code.k * code.ell) if normalized else errors
+
+
+def _downdated_errors(code, spectrum, masks):
+    """``err*([n])`` plus the lost energy of each pattern, batched by straggler count; ambiguous
+    patterns (see :func:`_lost_energy`) are recomputed by :func:`_direct_errors`.
+    """
+    errors = np.full(masks.shape[0], spectrum.full_error)
+    ambiguous = np.zeros(masks.shape[0], dtype=bool)
+    straggler_counts = code.n - masks.sum(axis=1)
+    for s in np.unique(straggler_counts):
+        if s == 0:
+            continue
+        rows = np.flatnonzero(straggler_counts == s)
+        stragglers = np.nonzero(~masks[rows])[1].reshape(rows.size, s)
+        for start in range(0, rows.size, BATCH):
+            part = slice(start, start + BATCH)
+            energy, unsure = _lost_energy(spectrum, stragglers[part])
+            errors[rows[part]] += energy
+            ambiguous[rows[part]] = unsure
+    if ambiguous.any():
+        errors[ambiguous] = _direct_errors(code, masks[ambiguous])
+    return errors
 
 
 @dataclass(frozen=True)
@@ -361,7 +479,7 @@ def error_curve(code, *, p=None, s=None, trials=1000, draws=1, seed=None, normal
     (True, [4, 4])
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # tqdm.auto warns on stderr in a notebook without ipywidgets
 
     key = exactly_one(p=p, s=s)
     values = list(np.atleast_1d(np.asarray(p if key == "p" else s, dtype=object)))

@@ -32,11 +32,10 @@ _DARK = sns.color_palette("dark", 10)
 _SCHEME_INDEX = {
     "rdm": 0,
     "rhpnc": 1,
-    "rhpnc_pm1": 2,
-    "iid_gaussian": 3,
-    "polynomial": 4,
-    "block_split": 5,
-    "optimized": 6,
+    "block_split": 2,
+    "polynomial": 3,
+    "rhpnc_pm1": 4,
+    "iid_gaussian": 6,
     "rhpnc_unbiased": 8,
     "ignore": 9,
 }
@@ -44,7 +43,8 @@ _SCHEME_INDEX = {
 SCHEME_COLORS: dict[str, tuple[float, float, float]] = {
     **{name: tuple(_COLORS[i]) for name, i in _SCHEME_INDEX.items()},
     "rhpnc_authors": tuple(_DARK[1]),  # the authors' variant of RHPNC: a darker shade of RHPNC's colour
-    "block_split_copies": tuple(_DARK[5]),
+    "block_split_copies": tuple(_DARK[2]),  # a darker shade of the block split's
+    "optimized": tuple(_DARK[9]),
     "stacking": (0.55, 0.55, 0.55),
     "full": (0.0, 0.0, 0.0),
     "wait-for-all": (0.0, 0.0, 0.0),

@@ -40,6 +40,8 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
+import numbers
 import os
 import re
 import shutil
@@ -51,7 +53,7 @@ import papermill
 from jupyter_client.kernelspec import NoSuchKernel, get_kernel_spec
 from tqdm import tqdm
 
-from agc._io import write_csv
+from agc._io import check_directory, write_csv
 from agc._parse import parse_value
 from agc.record import ENV_VAR, read_records
 
@@ -298,12 +300,17 @@ def _environ(name: str, value: str):
             os.environ[name] = old
 
 
+def _canonical(parameters: dict) -> str:
+    """Parameters as canonical JSON: equal for equal parameters, NaN included (``NaN != NaN``)."""
+    return json.dumps(parameters, sort_keys=True)
+
+
 def _is_done(directory: Path, parameters: dict) -> bool:
     marker = directory / "done"
     if not marker.is_file():
         return False
     try:
-        return json.loads(marker.read_text())["parameters"] == parameters
+        return _canonical(json.loads(marker.read_text())["parameters"]) == _canonical(parameters)
     except (ValueError, KeyError, TypeError):
         return False
 
@@ -347,19 +354,32 @@ def _numeric(value):
     return int(value) if isinstance(value, bool) else value
 
 
-def _tidy(points: list[tuple[dict, Path]], grid_names: list[str]) -> pd.DataFrame:
-    rows = []
-    for point, directory in points:
-        for entry in read_records(directory / "records"):
-            for key in set(point) & set(entry):
-                if entry[key] != point[key]:
-                    raise ValueError(
-                        f"record {entry['name']!r} of point {point_id(point)!r} has label "
-                        f"{key}={entry[key]!r}, but the grid sets {key}={point[key]!r}"
-                    )
-            rows.append({**point, **entry, "value": _numeric(entry["value"])})
-    columns = list(dict.fromkeys([*grid_names, "name", "value", *(k for r in rows for k in r)]))
-    return pd.DataFrame(rows, columns=columns)
+def _same(a, b) -> bool:
+    """Equal values, numbers compared as numbers (``2 == 2.0``) and NaN equal to NaN."""
+    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real) and not isinstance(a, bool) and not isinstance(b, bool):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def _clash(point: dict, entries: list[dict]) -> str | None:
+    """The first record whose label contradicts the grid point (a label named like a grid parameter)."""
+    for entry in entries:
+        for key in sorted(set(point) & set(entry)):
+            if not _same(entry[key], point[key]):
+                return (f"record {entry['name']!r} has label {key}={entry[key]!r}, but the grid sets "
+                        f"{key}={point[key]!r}: rename the label in the chapter")
+    return None
+
+
+def _tidy(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """One row per record; integer columns stay integers (pandas' nullable ``Int64``) where a label is missing."""
+    columns = list(dict.fromkeys([*columns, "name", "value", *(k for r in rows for k in r)]))
+    table = pd.DataFrame(rows, columns=columns)
+    for column in columns:
+        values = [row[column] for row in rows if column in row]
+        if values and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+            table[column] = pd.array([row.get(column) for row in rows], dtype="Int64")
+    return table
 
 
 def sweep(
@@ -394,20 +414,23 @@ def sweep(
     Returns
     -------
     pandas.DataFrame
-        One row per record of every point, in grid order: the grid parameters, ``name``,
-        ``value`` (bools as 0/1, so that the column is numeric) and the label columns; also
-        written to ``out_dir/<chapter>/records.csv``.
+        One row per record of every point, in grid order: the grid parameters, the fixed
+        parameters, ``name``, ``value`` (bools as 0/1, so that the column is numeric) and the
+        label columns (integer columns stay integers); also written to
+        ``out_dir/<chapter>/records.csv``.
 
     Raises
     ------
     ValueError
         If the chapter is not found, has no ``parameters`` cell, a parameter is not set in
-        that cell or is both fixed and swept, the kernel is not installed, or a record has a
-        label named like a grid parameter but with another value.
+        that cell or is both fixed and swept, the kernel is not installed, or ``out_dir`` cannot
+        be a writable directory.
     SweepError
-        After all points were attempted, if some failed.
+        After all points were attempted and the records of the others written, if some failed
+        or recorded a label that contradicts the grid (each reported with its reason).
     """
     notebook = resolve_chapter(chapter)
+    check_directory(out_dir, name="out_dir")
     params = {name: _scalar(_check_name(name), v) for name, v in (params or {}).items()}
     points = grid_points(grid)
     both = sorted(set(params) & set(grid))
@@ -427,7 +450,7 @@ def sweep(
         raise ValueError(f"grid values give clashing point ids: {sorted(ids)}")
 
     base = Path(out_dir).resolve() / notebook.stem
-    finished, failures = [], {}
+    rows, failures = [], {}
     bar = tqdm(list(zip(points, ids)), desc=notebook.stem, unit="point", disable=not progress)
     for point, pid in bar:
         bar.set_postfix_str(pid, refresh=False)
@@ -439,11 +462,16 @@ def sweep(
             except Exception as exc:
                 failures[pid] = _keep_failed(exc, final.with_name(f"{pid}.partial"), failed)
                 continue
+        entries = read_records(final / "records")
+        clash = _clash(point, entries)
+        if clash is not None:  # the point ran, but its records contradict the grid: report it, keep the others
+            failures[pid] = f"{clash} (see {final / 'executed.ipynb'})"
+            continue
         shutil.rmtree(failed, ignore_errors=True)
-        finished.append((point, final))
+        rows += [{**point, **params, **entry, "value": _numeric(entry["value"])} for entry in entries]
     bar.close()
 
-    table = _tidy(finished, list(grid))
+    table = _tidy(rows, [*grid, *params])
     base.mkdir(parents=True, exist_ok=True)
     write_csv(base / "records.csv", table)
     if failures:

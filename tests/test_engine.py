@@ -98,3 +98,66 @@ def test_error_curve_rows():
     assert curve["s"].tolist() == [0, 1, 2] and set(curve["model"]) == {"fixed"}
     assert curve["mean"][0] == pytest.approx(agc.optimal_error(code, np.arange(8), normalized=True))
     assert curve.equals(agc.error_curve(code, s=[0, 1, 2], trials=50, seed=0, normalized=True))
+
+
+def monotone_polynomial(n, load, ell):
+    """The polynomial code with worker j at node j: the earlier node order, badly conditioned."""
+    B = agc.encodings.exact._encoding(n, load, ell, np.arange(n))
+    return agc.Code(B, agc.assignments.cyclic(n, n, load), ell, name="polynomial, monotone nodes")
+
+
+def planted_near_loss(epsilon, seed):
+    """Stacking on fractional repetition (silencing a group loses its chunks exactly) plus
+    ``epsilon`` Gaussian noise on the support: those directions become barely kept.
+    """
+    F = agc.assignments.fractional_repetition(24, 24, 4)
+    noise = np.tile(F, (1, 2)) * np.random.default_rng(seed).standard_normal((24, 48))
+    return agc.Code(agc.encodings.stacking(F, 2).B + epsilon * noise, F, 2, name=f"near loss {epsilon:g}")
+
+
+def duplicated_rows(seed):
+    """A Gaussian code on fractional repetition whose workers 4 and 5 send the same message:
+    their difference lies in B's left null space, so W_RR is singular when both straggle.
+    """
+    code = gaussian_code(agc.assignments.fractional_repetition(12, 12, 3), 2, seed)
+    B = code.B.copy()
+    B[5] = B[4]
+    return agc.Code(B, code.assignment, 2, name="duplicated rows")
+
+
+ILL_CONDITIONED = {
+    "monotone n=20 s=4 ell=1": (lambda: monotone_polynomial(20, 5, 1), 4),  # err* 9.7 reported for end runs
+    "monotone n=16 s=4 ell=2": (lambda: monotone_polynomial(16, 6, 2), 4),
+    "monotone n=14 s=3 ell=3": (lambda: monotone_polynomial(14, 6, 3), 3),
+    "spread n=24 s=10 ell=2": (lambda: agc.encodings.polynomial(agc.assignments.cyclic(24, 24, 12), 2, max_error=None), 10),
+    "spread n=40 s=12 ell=2": (lambda: agc.encodings.polynomial(agc.assignments.cyclic(40, 40, 14), 2, max_error=None), 12),
+    "spread n=60 s=6 ell=3": (lambda: agc.encodings.polynomial(agc.assignments.cyclic(60, 60, 9), 3), 6),
+    "near loss 1e-2": (lambda: planted_near_loss(1e-2, 0), 8),
+    "duplicated rows": (lambda: duplicated_rows(0), 5),
+    "n > k ell, many lost": (lambda: gaussian_code(agc.assignments.cyclic(30, 10, 4), 2, 0), 12),
+}
+
+
+@pytest.mark.parametrize("name", list(ILL_CONDITIONED))
+def test_batched_agrees_with_least_squares_on_hard_codes(name):
+    """Downdating must agree with the direct least-squares path to the engine's tolerance (1e-9,
+    absolute) or fall back to it, on codes built to be hard: polynomial codes with a badly
+    conditioned node order or many stragglers (every set when there are at most 5000, otherwise
+    the runs of adjacent nodes, where the decoder extrapolates, and random sets), directions
+    that are barely kept, and singular blocks W_RR.
+    """
+    make, s = ILL_CONDITIONED[name]
+    code = make()
+    rng = np.random.default_rng(1)
+    if math.comb(code.n, s) <= 5000:
+        masks = agc.failures.all_straggler_sets(code.n, s)
+    else:
+        runs = (np.arange(s)[None, :] + np.arange(code.n)[:, None]) % code.n  # adjacent workers
+        if "stride" in code.params:  # adjacent nodes of a polynomial code
+            worker = np.argsort(np.arange(code.n) * code.params["stride"] % code.n)
+            runs = np.vstack([runs, worker[runs]])
+        masks = agc.failures.masks_from_stragglers(code.n, runs)
+        masks = np.vstack([masks, agc.failures.fixed_masks(code.n, s, 300, rng)])
+    masks = np.vstack([masks, agc.failures.bernoulli_masks(code.n, 0.3, 300, rng)])
+    single = np.array([agc.optimal_error(code, m) for m in masks])
+    np.testing.assert_allclose(agc.optimal_errors(code, masks), single, atol=1e-9, rtol=0)

@@ -73,7 +73,7 @@ def test_the_sweep_collects_a_tidy_csv(swept):
     _, out, log, table = swept
     assert sorted(runs(log)) == ["1 x", "1 y", "2 x", "2 y"]
     csv = pd.read_csv(out / "tiny" / "records.csv")
-    assert list(csv.columns) == ["a", "b", "name", "value", "kind"]
+    assert list(csv.columns) == ["a", "b", "log", "name", "value", "kind"]  # fixed parameters are columns
     assert len(csv) == 8
     sums = csv[csv.name == "sum"]
     assert list(sums.a) == [1, 1, 2, 2] and list(sums.b) == ["x", "y", "x", "y"]
@@ -126,6 +126,33 @@ def test_failed_points_raise_after_the_others_ran(copy):
     assert not (out / "tiny" / "a=99__b=x").exists()
     csv = pd.read_csv(out / "tiny" / "records.csv")
     assert set(csv.a) == {1}
+
+
+def test_a_label_that_contradicts_the_grid_fails_its_point_and_keeps_the_others(tmp_path):
+    notebook = write_notebook(tmp_path / "tiny.ipynb", parameters="a = 1\nb = 'x'\nc = 0\nlog = ''")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[-1].source += "\nagc.record.record('shifted', 1, a=a + 1 if a == 2 else a)\n"
+    nbformat.write(nb, notebook)
+    log = tmp_path / "runs.log"
+    with pytest.raises(SweepError, match=r"a=2__b=x: record 'shifted' has label a=3, but the grid sets a=2") as err:
+        sweep(notebook, {"a": [1, 2], "b": ["x"]}, {"log": str(log)}, out_dir=tmp_path / "out", progress=False)
+    assert list(err.value.failures) == ["a=2__b=x"]
+    csv = pd.read_csv(tmp_path / "out" / "tiny" / "records.csv")
+    assert set(csv.a) == {1} and len(csv) == 3  # the other point's records are written
+
+
+def test_nan_grid_values_count_as_done_and_integer_labels_stay_integers(tmp_path):
+    notebook = write_notebook(tmp_path / "tiny.ipynb", parameters="a = 1\nb = 'x'\nc = 0\nlog = ''\nz = 0.0")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[-1].source += "\nif a == 1:\n    agc.record.record('count', 3, size=7)\n"
+    nbformat.write(nb, notebook)
+    log = tmp_path / "runs.log"
+    grid = {"a": [1, 2], "z": [float("nan")]}
+    sweep(notebook, grid, {"log": str(log)}, out_dir=tmp_path / "out", progress=False)
+    sweep(notebook, grid, {"log": str(log)}, out_dir=tmp_path / "out", progress=False)
+    assert len(runs(log)) == 2  # the rerun found both NaN points done
+    text = (tmp_path / "out" / "tiny" / "records.csv").read_text()
+    assert ",7\n" in text and ",7.0" not in text  # the label size stays an integer where other rows lack it
 
 
 def test_bad_sweeps_are_refused_before_running(tmp_path):
