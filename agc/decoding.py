@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from agc._checks import check_probability, survivor_mask
+from agc._checks import survivor_mask
 from agc.code import EXACT_TOL
+from agc.failures import failure_probabilities
 
 
 def optimal_decoder(code, survivors):
@@ -132,29 +133,53 @@ def fixed_decoder(code):
 
 
 def unbiased_decoder(code, survivors, p, D_full=None):
-    r"""The fixed decoder restricted to survivors and rescaled: :math:`D_{\mathrm{full}}[:, S]/(1-p)`.
+    r"""The fixed decoder on the survivors, each rescaled by its survival probability: :math:`D_{\mathrm{full}}[:, j]/(1-p_j)`.
 
-    Under Bernoulli(``p``) failures (each worker independently absent with probability ``p``)
-    :math:`\mathbb{E}[D B_S] = T`, so the decoded gradient is unbiased, with
+    When each worker ``j`` is absent independently with probability :math:`p_j` (Bernoulli
+    failures, common or per worker, or one iteration of the Markov model of
+    :func:`agc.failures.markov_masks`), write :math:`\xi_j` for the indicator that ``j``
+    survives. Then
+
+    .. math:: \mathbb{E}[D B_S] = \sum_j \frac{\mathbb{E}\,\xi_j}{1-p_j}\, D_{\mathrm{full}}[:, j] B_{j,:}
+              = D_{\mathrm{full}} B = T ,
+
+    so the decoded gradient is unbiased, with
     :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2
-    = \frac{p}{1-p}\sum_j \lVert D_{\mathrm{full}}[:,j]\rVert^2 \lVert B_{j,:}\rVert^2`
-    (book: *Unbiasedness and convergence*; see :func:`agc.bounds.unbiased_expected_error`).
+    = \sum_j \frac{p_j}{1-p_j} \lVert D_{\mathrm{full}}[:,j]\rVert^2 \lVert B_{j,:}\rVert^2`
+    (book: *Unbiasedness and convergence*, *Heterogeneous and bursty failures*; see
+    :func:`agc.bounds.unbiased_expected_error`). With a common ``p`` this is
+    :math:`D_{\mathrm{full}}[:, S]/(1-p)`.
 
     Parameters
     ----------
     code : agc.Code
     survivors : array_like
-    p : float
-        Failure probability in ``[0, 1)``.
+        Index array or boolean mask of length ``n``.
+    p : float or array_like of shape (n,)
+        Failure probability in ``[0, 1)``, common or one per worker.
     D_full : numpy.ndarray, optional
         A precomputed :func:`fixed_decoder` (saves a least-squares solve per call).
 
     Returns
     -------
     numpy.ndarray, shape (ell, |S|)
+
+    Raises
+    ------
+    ValueError
+        If ``p`` has the wrong length or an entry outside ``[0, 1)``, or the code has no exact
+        decoder (:func:`fixed_decoder`).
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.block_split(agc.assignments.cyclic(4, 4, 2), 2)
+    >>> D = unbiased_decoder(code, [0, 1, 3], [0.5, 0.0, 0.2, 0.2])
+    >>> bool(np.allclose(D, fixed_decoder(code)[:, [0, 1, 3]] / [0.5, 1.0, 0.8]))
+    True
     """
-    p = check_probability("p", p)
     mask = survivor_mask(survivors, code.n)
+    p = failure_probabilities(code.n, p)
     if D_full is None:
         D_full = fixed_decoder(code)
-    return D_full[:, mask] / (1.0 - p)
+    return D_full[:, mask] / (1.0 - p[mask])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import agc
-from agc.encodings.optimized import RIDGE, batch_errors, optimized
+from agc.encodings.optimized import RIDGE, batch_errors, exact_without_stragglers, optimized
 
 A8 = agc.assignments.cyclic(8, 8, 3)
 
@@ -152,6 +152,46 @@ def test_reaches_an_exact_code_where_one_exists():
     assert errors.max() <= 1e-6
 
 
+def test_a_code_learned_for_per_worker_rates_beats_the_common_rate_code_there():
+    """Half the workers fail with probability 0.6, half with 0.02: learning for the vector p helps.
+
+    Exact expectations over all 2^8 patterns; the two codes share the seed, hence the start.
+    """
+    p = np.array([0.6, 0.02] * 4)
+    heterogeneous = learn(p=p, steps=300)
+    common = learn(p=float(p.mean()), steps=300)
+    assert heterogeneous.params["p"] == p.tolist() and common.params["p"] == pytest.approx(0.31)
+    better = agc.expected_error(heterogeneous, p=p, exact=True).mean
+    worse = agc.expected_error(common, p=p, exact=True).mean
+    assert better < 0.9 * worse
+    np.testing.assert_array_equal(learn(p=0.3, steps=20).B, learn(p=[0.3] * 8, steps=20).B)  # same masks
+
+
+def test_exact_without_stragglers_makes_a_learned_code_exact_with_a_small_change():
+    code = learn(s=[0, 1, 2, 3], steps=60)
+    everyone = np.ones(8, dtype=bool)
+    before = agc.optimal_error(code, everyone)
+    assert before > 1e-8  # not exact yet
+    exact = exact_without_stragglers(code)
+    D_full = agc.fixed_decoder(exact)  # raises unless some D has D B = T
+    assert np.linalg.norm(D_full @ exact.B - exact.target) < 1e-9
+    support = np.tile(A8, (1, 2)) == 1
+    assert np.all(exact.B[~support] == 0)
+    change = exact.params["exact_without_stragglers"]
+    assert 0 < change < 10 * math.sqrt(before)  # of the order of the distance to exactness
+    masks = agc.failures.fixed_masks(8, 2, 300, seed=3)
+    shift = np.abs(agc.optimal_errors(exact, masks) - agc.optimal_errors(code, masks)).max()
+    assert shift < 100 * change  # the other survivor sets barely move
+
+
+def test_exact_without_stragglers_leaves_an_exact_code_alone_and_refuses_the_impossible():
+    split = agc.encodings.block_split(agc.assignments.cyclic(8, 8, 4), 2)
+    np.testing.assert_allclose(exact_without_stragglers(split).B, split.B, atol=1e-12)
+    stacking = agc.encodings.stacking(A8, 2)  # every worker sends the sum of its blocks: D_{:, N(i)} has rank one
+    with pytest.raises(ValueError, match="cannot be made exact this way"):
+        exact_without_stragglers(stacking)
+
+
 def test_history_and_settings_are_recorded():
     code = learn(s=2, steps=45, batch=16, lr=0.02, eval_every=10, heldout=50)
     params = code.params
@@ -206,6 +246,8 @@ def test_torch_threads_are_restored():
     ({"s": None}, "p"),  # neither given
     ({"s": None, "p": 1.0}, "p"),
     ({"s": None, "p": -0.1}, "p"),
+    ({"s": None, "p": [0.1] * 7}, "p"),
+    ({"s": None, "p": [0.1] * 7 + [1.0]}, "p"),
     ({"s": -1}, "s"),
     ({"s": 8}, "s"),
     ({"s": [1, 9]}, "s"),

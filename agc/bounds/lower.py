@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agc._checks import check_int, check_probability, mask_batch, survivor_mask
+from agc._checks import check_int, mask_batch, survivor_mask
+from agc.failures import failure_probabilities
 
 
 def rank_lower_bounds(code, masks):
@@ -156,25 +157,31 @@ def worst_case_lower_bound(n, k, load, ell, s, *, replication=None, form="strong
 
 
 def unbiased_expected_error(code, D_full, p):
-    r"""Exact :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2` of the unbiased fixed decoder under Bernoulli(``p``).
+    r"""Exact :math:`\mathbb{E}\lVert D B_S - T\rVert_F^2` of the unbiased fixed decoder under independent failures.
 
-    With :math:`D = D_{\mathrm{full}}[:, S]/(1-p)` and independent survivals
-    :math:`\xi_j \sim \mathrm{Bernoulli}(1-p)`, the deviation is
-    :math:`\sum_j (\xi_j/(1-p) - 1)\, D_{\mathrm{full}}[:, j] B_{j,:}`, a sum of independent
-    zero-mean terms, hence
+    Worker ``j`` fails independently with probability :math:`p_j` (``p`` itself when it is a
+    number). With :math:`D = D_{\mathrm{full}}[:, S]\,\mathrm{diag}(1/(1-p_j))_{j\in S}`
+    (:func:`agc.unbiased_decoder`) and survival indicators
+    :math:`\xi_j \sim \mathrm{Bernoulli}(1-p_j)`, the deviation is
+    :math:`\sum_j (\xi_j/(1-p_j) - 1)\, D_{\mathrm{full}}[:, j] B_{j,:}`, a sum of independent
+    zero-mean terms of variances :math:`p_j/(1-p_j)` times the rank-one matrices
+    :math:`D_{\mathrm{full}}[:, j] B_{j,:}`, whose squared Frobenius norms are
+    :math:`\lVert D_{\mathrm{full}}[:, j]\rVert^2 \lVert B_{j,:}\rVert^2`; the cross terms
+    vanish, hence
 
-    .. math:: \mathbb{E}\lVert D B_S - T\rVert_F^2 = \frac{p}{1-p}
-              \sum_j \lVert D_{\mathrm{full}}[:, j]\rVert^2 \lVert B_{j,:}\rVert^2 .
+    .. math:: \mathbb{E}\lVert D B_S - T\rVert_F^2 = \sum_j \frac{p_j}{1-p_j}
+              \lVert D_{\mathrm{full}}[:, j]\rVert^2 \lVert B_{j,:}\rVert^2 .
 
-    This is an upper bound on :math:`\mathbb{E}\,\mathrm{err}^*(S)`.
+    This is an upper bound on :math:`\mathbb{E}\,\mathrm{err}^*(S)` (book: *Unbiasedness and
+    convergence*, *Heterogeneous and bursty failures*).
 
     Parameters
     ----------
     code : agc.Code
     D_full : array_like, shape (ell, n)
         A decoder with :math:`D_{\mathrm{full}} B = T` (:func:`agc.fixed_decoder`).
-    p : float
-        Failure probability in ``[0, 1)``.
+    p : float or array_like of shape (n,)
+        Failure probability in ``[0, 1)``, common or one per worker.
 
     Returns
     -------
@@ -183,10 +190,19 @@ def unbiased_expected_error(code, D_full, p):
     Raises
     ------
     ValueError
-        If ``D_full`` has the wrong shape or ``p`` is out of range.
+        If ``D_full`` has the wrong shape, or ``p`` has the wrong length or an entry outside ``[0, 1)``.
+
+    Examples
+    --------
+    >>> import agc
+    >>> code = agc.encodings.block_split(agc.assignments.cyclic(4, 4, 2), 2)  # worker 0 sends g_0 + g_1
+    >>> D_full = agc.fixed_decoder(code)
+    >>> # only worker 0 fails: p/(1-p) = 1, |D_full[:, 0]|^2 = 1, |B_0|^2 = 2
+    >>> round(unbiased_expected_error(code, D_full, [0.5, 0.0, 0.0, 0.0]), 12)
+    2.0
     """
-    p = check_probability("p", p)
+    p = failure_probabilities(code.n, p)
     D_full = np.asarray(D_full, dtype=np.float64)
     if D_full.shape != (code.ell, code.n):
         raise ValueError(f"D_full must have shape ({code.ell}, {code.n}), got {D_full.shape}")
-    return float(p / (1.0 - p) * np.sum(np.sum(D_full**2, axis=0) * np.sum(code.B**2, axis=1)))
+    return float(np.sum(p / (1.0 - p) * np.sum(D_full**2, axis=0) * np.sum(code.B**2, axis=1)))

@@ -50,10 +50,11 @@ import time
 
 import numpy as np
 
-from agc._checks import as_generator, check_binary_matrix, check_int, check_probability
-from agc.code import Code
+from agc._checks import as_generator, check_binary_matrix, check_int
+from agc.code import EXACT_TOL, Code
+from agc.decoding import optimal_decoder
 from agc.encodings.random import rdm
-from agc.failures import bernoulli_masks, fixed_masks
+from agc.failures import bernoulli_masks, failure_probabilities, fixed_masks
 from agc.seeds import seed_record
 
 #: Ridge added to the Gram matrix of the row-normalised ``B`` (whose diagonal is one).
@@ -81,8 +82,9 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
         0/1 assignment.
     ell : int
         Communication reduction, ``ell >= 1``.
-    p : float, optional
-        Each worker fails independently with probability ``p`` in ``[0, 1)``.
+    p : float or array_like of shape (n,), optional
+        Each worker fails independently with probability ``p`` in ``[0, 1)``, or worker ``j``
+        with its own ``p[j]`` (heterogeneous failures, :func:`agc.failures.bernoulli_masks`).
     s : int or sequence of int, optional
         Exactly ``s`` stragglers, ``0 <= s <= n - 1``, uniformly at random; a sequence gives
         the uniform mixture over its values (a code for a range of straggler counts). Give
@@ -119,9 +121,10 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     Returns
     -------
     agc.Code
-        ``name="optimized"``; ``params`` holds ``ell``, ``p`` or ``s``, ``steps``, ``batch``,
-        ``lr``, ``seed`` (``None`` unless an int), ``init`` (``"rdm"``, ``"gaussian"`` or the
-        name of the starting code), ``ridge`` and ``history``: a dict of plain lists, ``loss``
+        ``name="optimized"``; ``params`` holds ``ell``, ``p`` (a float, or a list of one per
+        worker) or ``s``, ``steps``, ``batch``, ``lr``, ``seed`` (``None`` unless an int),
+        ``init`` (``"rdm"``, ``"gaussian"`` or the name of the starting code), ``ridge`` and
+        ``history``: a dict of plain lists, ``loss``
         (the mean error of each step's patterns), ``heldout_step``, ``heldout_mean`` and
         ``heldout_se`` (the objective on the held-out patterns, unnormalised, with its standard
         error) and ``heldout_seconds`` (wall time since the start).
@@ -129,8 +132,9 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     Raises
     ------
     ValueError
-        If both or neither of ``p`` and ``s`` are given; ``p`` is outside ``[0, 1)``; ``s`` is
-        outside ``[0, n - 1]``; ``ell``, ``steps``, ``batch``, ``heldout`` or ``eval_every``
+        If both or neither of ``p`` and ``s`` are given; ``p`` (or an entry of it) is outside
+        ``[0, 1)``, or a vector of a length other than ``n``; ``s`` is outside ``[0, n - 1]``;
+        ``ell``, ``steps``, ``batch``, ``heldout`` or ``eval_every``
         are too small; ``lr`` is not a positive finite number; ``init`` is unknown, or a code
         on another assignment, another ``ell`` or with a zero row.
 
@@ -182,8 +186,71 @@ def optimized(A, ell, *, p=None, s=None, steps=2000, batch=256, lr=LEARNING_RATE
     return Code(B, A, ell, name="optimized", params=params)
 
 
+def exact_without_stragglers(code):
+    r"""A small correction on the support of ``A`` that makes a code exact when every worker answers.
+
+    A learned code minimises an expected error and, with stragglers, leaves
+    :math:`\mathrm{err}^*([n]) = \min_D \lVert D B - T \rVert_F^2` small but not zero. Fix the
+    optimal decoder with all workers, :math:`D = T B^{+}`, and its residual :math:`R = T - D B`.
+    Column ``c = u·k + i`` of ``B`` may change only on the holders :math:`N(i)` of chunk ``i``;
+    :math:`D (B + \Delta) = T` asks, column by column,
+
+    .. math:: D_{:, N(i)}\, \Delta_{N(i), c} = R_{:, c} ,
+
+    ``ℓ`` equations in :math:`\gamma_i` unknowns, solved with the least norm
+    (:math:`\Delta_{N(i), c} = D_{:, N(i)}^{+} R_{:, c}`). Then :math:`D (B + \Delta) = T`
+    exactly, the change is of the order of :math:`\sqrt{\mathrm{err}^*([n])}`, and so is its
+    effect on the error of every other survivor set (measure it with the error engine). A code
+    that is already exact is returned unchanged (up to rounding).
+
+    Parameters
+    ----------
+    code : agc.Code
+        Any code (typically a learned one).
+
+    Returns
+    -------
+    agc.Code
+        The same name and assignment; ``params`` gains ``"exact_without_stragglers"``: the
+        Frobenius norm of the change, relative to that of ``B``.
+
+    Raises
+    ------
+    ValueError
+        If the correction does not exist: for some chunk the decoder's columns
+        :math:`D_{:, N(i)}` do not span the residual (e.g. a chunk whose holders all serve one
+        block), so the corrected code is not exact.
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.cyclic(8, 8, 3)
+    >>> code = optimized(A, 2, s=[0, 1, 2], steps=30, seed=0, progress=False)
+    >>> exact = exact_without_stragglers(code)
+    >>> bool(agc.optimal_error(code, range(8)) > 1e-9), bool(agc.optimal_error(exact, range(8)) < 1e-12)
+    (True, True)
+    """
+    everyone = np.ones(code.n, dtype=bool)
+    D = optimal_decoder(code, everyone)
+    residual = code.target - D @ code.B
+    support = np.tile(code.assignment, (1, code.ell)).astype(bool)
+    change = np.zeros_like(code.B)
+    for column in range(code.B.shape[1]):
+        rows = np.flatnonzero(support[:, column])
+        if rows.size:
+            change[rows, column] = np.linalg.pinv(D[:, rows]) @ residual[:, column]
+    B = code.B + change
+    left = np.linalg.norm(D @ B - code.target) / math.sqrt(code.k * code.ell)
+    if left > EXACT_TOL:
+        raise ValueError(f"code {code.name!r} cannot be made exact this way: the decoder's columns on some chunk's "
+                         f"holders do not span the residual (||D B' - T||_F / sqrt(k*ell) = {left:.3g})")
+    relative = float(np.linalg.norm(change) / np.linalg.norm(code.B))
+    return Code(B, code.assignment, code.ell, name=code.name,
+                params={**code.params, "exact_without_stragglers": relative})
+
+
 class _FailureModel:
-    """Bernoulli(``p``) failures, or a uniform mixture over fixed straggler counts ``s``."""
+    """Bernoulli(``p``) failures (``p`` a length-``n`` vector), or a uniform mixture over fixed straggler counts ``s``."""
 
     def __init__(self, n, p=None, counts=None, scalar=True):
         self.n, self.p, self.counts, self.scalar = n, p, counts, scalar
@@ -198,7 +265,7 @@ class _FailureModel:
 
     def record(self):
         if self.p is not None:
-            return {"p": self.p}
+            return {"p": float(self.p[0]) if self.scalar else self.p.tolist()}
         return {"s": self.counts[0] if self.scalar else list(self.counts)}
 
 
@@ -207,7 +274,7 @@ def _failure_model(p, s, n):
         raise ValueError(f"give exactly one of p (Bernoulli failures) or s (fixed number of stragglers), "
                          f"got p={p!r} and s={s!r}")
     if p is not None:
-        return _FailureModel(n, p=check_probability("p", p))
+        return _FailureModel(n, p=failure_probabilities(n, p), scalar=np.ndim(p) == 0)
     if isinstance(s, numbers.Integral) and not isinstance(s, bool):
         return _FailureModel(n, counts=[check_int("s", s, low=0, high=n - 1)])
     try:
@@ -242,7 +309,11 @@ def _start(init, A, ell, rng):
 
 def _train(A, ell, start, model, steps, batch, lr, rng, heldout, eval_every, progress, callback):
     import torch
-    from tqdm.auto import tqdm
+
+    if progress:
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto warns on import in a notebook without ipywidgets, even for a disabled bar
+        from tqdm import tqdm
 
     n, k = A.shape
     support = np.tile(A, (1, ell)).astype(bool)
