@@ -128,7 +128,7 @@ def _cmd_train(args):
         scheme = schemes.ignore_stragglers(args.workers)
     else:
         scheme = schemes.full_gradient()
-    options = {"failures": args.failures, "p": args.p, "optimizer": args.optimizer, "lr": args.lr,
+    options = {"failures": args.failures, "p": args.p, "burst": args.burst, "optimizer": args.optimizer, "lr": args.lr,
                "lr_schedule": args.lr_schedule, "batch_size": args.batch_size, "iters": args.iters,
                "eval_every": args.eval_every, "seed": args.seed}
     training.check_train_arguments(scheme, **options)  # before the dataset is loaded
@@ -209,8 +209,10 @@ def build_parser():
     train.add_argument("-P", "--param", action="append", metavar="NAME=VALUE", help="a family or encoding parameter")
     train.add_argument("--workers", type=int, help="workers (= chunks) for --scheme ignore")
     train.add_argument("--decoder", choices=["optimal", "unbiased", "rescaled"], help="decoder (default optimal)")
-    train.add_argument("--failures", default="bernoulli", help="bernoulli, fixed, adversarial or none")
-    train.add_argument("--p", type=float, default=0.2, help="failure probability (bernoulli; default 0.2)")
+    train.add_argument("--failures", default="bernoulli", help="bernoulli, markov (bursts), fixed, adversarial or none")
+    train.add_argument("--p", type=float, default=0.2,
+                       help="failure probability (bernoulli) or stationary failure rate (markov); default 0.2")
+    train.add_argument("--burst", type=float, help="mean burst length in iterations, >= 1 (markov)")
     train.add_argument("--s", "--stragglers", dest="s", type=int, help="stragglers (fixed, adversarial)")
     train.add_argument("--optimizer", default="sgd", help="sgd or adam")
     train.add_argument("--lr", type=float, help="learning rate, positive and finite (default: the package's rate for "

@@ -186,8 +186,8 @@ def decoder_matrix(scheme, survivors, p=0.0, D_full=None):
         A coded scheme.
     survivors : array_like
         Index array or boolean mask of length ``n``.
-    p : float
-        The per-worker failure probability the unbiased decoder rescales by.
+    p : float or array_like of shape (n,)
+        The failure probability the unbiased decoder rescales by, common or one per worker.
     D_full : numpy.ndarray, optional
         A precomputed fixed decoder (saves a least-squares solve per call).
 

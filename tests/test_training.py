@@ -449,6 +449,12 @@ def test_default_learning_rates_by_batching():
     ({"batch_size": True}, TypeError, "batch_size must be an integer or None"),
     ({"p": math.nan}, ValueError, r"p must lie in \[0, 1\)"),
     ({"iters": -1}, ValueError, "iters must be >= 0"),
+    ({"failures": "markov"}, ValueError, "needs the mean burst length: burst="),
+    ({"failures": "markov", "burst": 0.5}, ValueError, "burst must be a finite mean burst length >= 1"),
+    ({"failures": "markov", "burst": [2.0, 3.0]}, ValueError, "burst"),
+    ({"failures": "bernoulli", "burst": 3.0}, ValueError, "burst is the mean burst length of failure model 'markov'"),
+    ({"p": [0.1, 0.2]}, ValueError, r"p must be a probability or a vector of one per worker \(length n=6\)"),
+    ({"p": [0.1] * 5 + [1.0]}, ValueError, r"p"),
 ])
 def test_bad_arguments_are_refused_before_the_data_are_loaded(monkeypatch, arguments, error, message):
     def no_loading(*args, **kwargs):
@@ -471,6 +477,8 @@ def test_batch_size_larger_than_the_training_set_is_refused(digits):
     (["--lr", "nan"], "--lr must be a positive finite number, got nan"),
     (["--batch-size", "3"], "batch_size must be >= 6"),
     (["--lr-schedule", "cosine"], "unknown lr_schedule 'cosine'"),
+    (["--failures", "markov"], "needs the mean burst length"),
+    (["--failures", "markov", "--burst", "0.5"], "burst must be a finite mean burst length >= 1"),
     (["--dataset", "digits", "--test-size", "10"], "apply to mnist and fashion-mnist, not to digits"),
 ])
 def test_agc_train_refuses_bad_arguments_before_loading(monkeypatch, capsys, extra, message):
@@ -542,3 +550,48 @@ def test_the_chapter_loads_the_dataset_the_package_picks(tmp_path, monkeypatch, 
     first_line = capsys.readouterr().out.splitlines()[0]
     assert first_line.startswith(f"Training on {expected}:")
     assert namespace["lr"] == training.default_lr("sgd", expected, batch_size=namespace["batch_size"])
+
+
+def lag_one_correlation(values):
+    values = np.asarray(values, dtype=float)
+    return float(np.corrcoef(values[:-1], values[1:])[0, 1])
+
+
+def test_bursty_failures_persist_across_training_iterations(digits):
+    # Two-state chains with stationary rate p and mean burst L: each worker's state has lag-one
+    # autocorrelation 1 - f - r (f = p / (L (1 - p)), r = 1 / L), and so has the count of survivors,
+    # a sum of n independent such chains; Bernoulli failures have none.
+    code = agc.encodings.rdm(random_biregular(12, 6, 2, seed=0), 2, seed=0)
+    p, burst, iters = 0.3, 20.0, 400
+    theory = 1 - p / (burst * (1 - p)) - 1 / burst
+    bursty = train(code, digits, failures="markov", p=p, burst=burst, iters=iters, eval_every=iters, seed=3)
+    independent = train(code, digits, failures="bernoulli", p=p, iters=iters, eval_every=iters, seed=3)
+    assert bursty.config["burst"] == burst and bursty.config["failures"] == "markov"
+    assert lag_one_correlation(bursty.survivors) > theory - 0.15 > 0.7
+    assert abs(lag_one_correlation(independent.survivors)) < 4 / np.sqrt(iters)
+    # the stationary rate: mean survivors n (1 - p) within 4 s.e. of the (correlated) counts
+    counts = np.asarray(bursty.survivors, dtype=float)
+    se = np.sqrt(12 * p * (1 - p) * (1 + theory) / (1 - theory) / iters)
+    assert abs(counts.mean() - 12 * (1 - p)) < 4 * se
+
+
+def test_per_worker_failure_rates_in_training(digits):
+    code = agc.encodings.rhpnc(random_biregular(12, 6, 2, seed=0), 2, seed=0)
+    rates = np.linspace(0.0, 0.55, 12)
+    iters = 400
+    result = train(code, digits, failures="bernoulli", p=rates, decoder="unbiased", iters=iters,
+                   eval_every=iters, seed=5)
+    assert result.config["p"] == pytest.approx(rates.tolist())
+    counts = np.asarray(result.survivors, dtype=float)
+    expected, variance = float(np.sum(1 - rates)), float(np.sum(rates * (1 - rates)))
+    assert abs(counts.mean() - expected) < 4 * np.sqrt(variance / iters)
+    assert result.loss[-1] < result.loss[0]
+    # the unbiased decoder rescales each survivor by its own 1 / (1 - p_j)
+    from agc.schemes import decoder_matrix
+
+    scheme = coded(code, decoder="unbiased")
+    D_full = agc.fixed_decoder(code)
+    mask = np.ones(12, dtype=bool)
+    mask[[2, 7]] = False
+    np.testing.assert_allclose(decoder_matrix(scheme, mask, p=rates, D_full=D_full),
+                               D_full[:, mask] / (1 - rates[mask]), rtol=1e-12)

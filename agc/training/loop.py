@@ -42,7 +42,7 @@ from agc._checks import as_generator, check_int, check_probability, survivor_mas
 from agc._io import json_ready, write_json
 from agc.data import Dataset, load_dataset, split_chunks
 from agc.engine import worst_case
-from agc.failures import FAILURE_MODELS, FailureModel
+from agc.failures import FAILURE_MODELS, FailureModel, failure_probabilities, markov_transitions
 from agc.schemes import as_scheme, decoder_matrix, exact_fixed_decoder
 from agc.seeds import streams
 from agc.training.batches import chunk_batch, mini_batches
@@ -554,17 +554,20 @@ class TrainResult:
         return json_ready(asdict(self))
 
 
-def simulated_failures(kind, code, *, p=0.2, s=None, seed=None):
+def simulated_failures(kind, code, *, p=0.2, s=None, burst=None, seed=None):
     """The :class:`agc.failures.FailureModel` of a simulated run; ``"adversarial"`` searches its set first.
 
     Parameters
     ----------
-    kind : {"none", "bernoulli", "fixed", "adversarial"}
+    kind : {"none", "bernoulli", "markov", "fixed", "adversarial"}
     code : agc.Code
-    p : float
-        Failure probability (``"bernoulli"``).
+    p : float or array_like of shape (n,)
+        Failure probability (``"bernoulli"``) or stationary failure rate (``"markov"``), common
+        or one per worker.
     s : int, optional
         Stragglers (``"fixed"``, ``"adversarial"``).
+    burst : float or array_like of shape (n,), optional
+        Mean burst length in iterations (``"markov"``).
     seed : int or numpy.random.Generator, optional
         Drives the adversarial search, then the draws.
 
@@ -575,7 +578,7 @@ def simulated_failures(kind, code, *, p=0.2, s=None, seed=None):
     Raises
     ------
     ValueError
-        For an unknown ``kind`` or a missing or out-of-range ``s``.
+        For an unknown ``kind``, a missing or out-of-range ``s`` or ``burst``.
     """
     if kind not in FAILURE_MODELS:
         raise ValueError(f"unknown failure model {kind!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
@@ -585,7 +588,7 @@ def simulated_failures(kind, code, *, p=0.2, s=None, seed=None):
         if s is None:
             raise ValueError("failure model 'adversarial' needs the number of stragglers s")
         stragglers = worst_case(code, check_int("s", s, low=0, high=code.n - 1), method="search", seed=rng).stragglers
-    return FailureModel(kind, code.n, p=p, s=s, stragglers=stragglers, seed=rng)
+    return FailureModel(kind, code.n, p=p, s=s, stragglers=stragglers, burst=burst, seed=rng)
 
 
 def accuracy(model, X, y):
@@ -605,8 +608,8 @@ def accuracy(model, X, y):
         return float((model(X).argmax(dim=1) == y).double().mean())
 
 
-def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, decoder=None, optimizer="sgd", lr=None,
-                          lr_schedule="constant", batch_size=None, iters=300, eval_every=10, seed=0,
+def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, burst=None, decoder=None, optimizer="sgd",
+                          lr=None, lr_schedule="constant", batch_size=None, iters=300, eval_every=10, seed=0,
                           dtype=torch.float32):
     """Check the arguments of :func:`train` that need no data, before anything is loaded or computed.
 
@@ -617,7 +620,7 @@ def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, decoder=None, 
     Parameters
     ----------
     scheme : agc.Code, agc.schemes.Scheme or "full"
-    failures, p, decoder, optimizer, lr, lr_schedule, batch_size, iters, eval_every, seed, dtype
+    failures, p, burst, decoder, optimizer, lr, lr_schedule, batch_size, iters, eval_every, seed, dtype
         As in :func:`train`.
 
     Returns
@@ -625,15 +628,17 @@ def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, decoder=None, 
     scheme : agc.schemes.Scheme
         With ``decoder`` applied.
     checked : dict
-        ``p``, ``lr`` (``None`` or a float), ``batch_size``, ``iters``, ``eval_every`` and
-        ``seed`` as checked numbers.
+        ``p`` (a float, or a list of one per worker), ``burst`` (``None``, a float or a list),
+        ``lr`` (``None`` or a float), ``batch_size``, ``iters``, ``eval_every`` and ``seed`` as
+        checked numbers.
 
     Raises
     ------
     ValueError
         For an unknown optimizer, schedule, failure model or decoder, a learning rate that is
-        not a positive finite number, ``p`` outside ``[0, 1)``, ``batch_size`` below the
-        scheme's ``k`` chunks, or a bad ``dtype``.
+        not a positive finite number, ``p`` outside ``[0, 1)`` or a vector ``p`` whose length is
+        not the scheme's ``n`` workers, a missing ``burst`` or one below 1 for ``"markov"``,
+        ``batch_size`` below the scheme's ``k`` chunks, or a bad ``dtype``.
     TypeError
         For a non-integer ``batch_size``, ``iters``, ``eval_every`` or ``seed``.
 
@@ -651,11 +656,23 @@ def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, decoder=None, 
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; valid: {', '.join(map(repr, LR_SCHEDULES))}")
     if failures not in FAILURE_MODELS:
         raise ValueError(f"unknown failure model {failures!r}; valid: {', '.join(map(repr, FAILURE_MODELS))}")
-    if failures == "bernoulli":
-        p = check_probability("p", p)
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     scheme = as_scheme(scheme, decoder)
+    if failures in ("bernoulli", "markov"):
+        if np.ndim(p) == 0:
+            p = check_probability("p", p)
+        elif scheme.code is None:
+            raise ValueError(f"a per-worker p needs a scheme with workers, not {scheme.name!r}")
+        else:
+            p = failure_probabilities(scheme.code.n, p).tolist()
+    if failures == "markov" and scheme.code is not None:
+        if burst is None:
+            raise ValueError("failure model 'markov' needs the mean burst length: burst=...")
+        markov_transitions(scheme.code.n, p, burst)  # burst >= 1, one per worker or common
+        burst = float(burst) if np.ndim(burst) == 0 else np.asarray(burst, dtype=np.float64).tolist()
+    elif burst is not None:
+        raise ValueError(f"burst is the mean burst length of failure model 'markov', not {failures!r}")
     if batch_size is not None:
         k = scheme.code.k if scheme.code is not None else 1
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
@@ -664,13 +681,13 @@ def check_train_arguments(scheme, *, failures="bernoulli", p=0.2, decoder=None, 
             reason = f" (one sample for each of the k={k} chunks of {scheme.name!r})" if scheme.code is not None else ""
             raise ValueError(f"batch_size must be >= {k}{reason}, got {batch_size}")
         batch_size = int(batch_size)
-    checked = {"p": p, "lr": lr, "batch_size": batch_size, "iters": check_int("iters", iters, low=0),
+    checked = {"p": p, "burst": burst, "lr": lr, "batch_size": batch_size, "iters": check_int("iters", iters, low=0),
                "eval_every": check_int("eval_every", eval_every, low=1), "seed": check_int("seed", seed, low=0)}
     return scheme, checked
 
 
-def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None, optimizer="sgd", lr=None,
-          lr_schedule="constant", batch_size=None, iters=300, hidden=128, seed=0, dtype=torch.float32,
+def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, burst=None, decoder=None, optimizer="sgd",
+          lr=None, lr_schedule="constant", batch_size=None, iters=300, hidden=128, seed=0, dtype=torch.float32,
           eval_every=10, progress=False):
     r"""Train the MLP with gradients estimated through a scheme; return per-iteration metrics.
 
@@ -684,14 +701,20 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
         :func:`agc.schemes.full_gradient`, or ``"full"``.
     dataset : Dataset or str
         A :class:`agc.data.Dataset` or a name for :func:`agc.data.load_dataset`.
-    failures : {"bernoulli", "none", "fixed", "adversarial"}
-        Failure model (:class:`agc.failures.FailureModel`); ignored by ``"full"``. For
-        ``"adversarial"`` the worst straggler set of size ``s`` is found once, before training,
-        by :func:`agc.worst_case` with ``method="search"``, and used in every iteration.
-    p : float
-        Failure probability for ``"bernoulli"``, in ``[0, 1)``.
+    failures : {"bernoulli", "markov", "none", "fixed", "adversarial"}
+        Failure model (:class:`agc.failures.FailureModel`); ignored by ``"full"``. ``"markov"``:
+        bursty failures that persist across iterations (a two-state chain per worker,
+        :func:`agc.failures.markov_masks`). For ``"adversarial"`` the worst straggler set of size
+        ``s`` is found once, before training, by :func:`agc.worst_case` with ``method="search"``,
+        and used in every iteration.
+    p : float or array_like of shape (n,)
+        Failure probability for ``"bernoulli"`` (stationary failure rate for ``"markov"``), in
+        ``[0, 1)``: one for every worker, or worker ``j``'s own ``p[j]`` (the unbiased decoder
+        then rescales worker ``j`` by ``1 / (1 - p[j])``).
     s : int, optional
         Stragglers for ``"fixed"`` and ``"adversarial"``.
+    burst : float or array_like of shape (n,), optional
+        Mean burst length in iterations, ``>= 1``, for ``"markov"`` (required there).
     decoder : {"optimal", "unbiased", "rescaled"}, optional
         Replaces the scheme's decoder.
     optimizer : {"sgd", "adam"}
@@ -749,11 +772,12 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
     >>> mini.config["lr"], mini.train_loss[-1] < mini.train_loss[0], max(mini.error) < 1e-6
     (0.5, True, True)
     """
-    scheme, checked = check_train_arguments(scheme, failures=failures, p=p, decoder=decoder, optimizer=optimizer,
-                                            lr=lr, lr_schedule=lr_schedule, batch_size=batch_size, iters=iters,
-                                            eval_every=eval_every, seed=seed, dtype=dtype)
-    p, lr, batch_size, iters, eval_every, seed = (checked[key] for key in
-                                                  ("p", "lr", "batch_size", "iters", "eval_every", "seed"))
+    scheme, checked = check_train_arguments(scheme, failures=failures, p=p, burst=burst, decoder=decoder,
+                                            optimizer=optimizer, lr=lr, lr_schedule=lr_schedule,
+                                            batch_size=batch_size, iters=iters, eval_every=eval_every, seed=seed,
+                                            dtype=dtype)
+    p, burst, lr, batch_size, iters, eval_every, seed = (
+        checked[key] for key in ("p", "burst", "lr", "batch_size", "iters", "eval_every", "seed"))
     k = scheme.code.k if scheme.code is not None else 1
     if isinstance(dataset, str):
         dataset = load_dataset(dataset)
@@ -772,7 +796,7 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
     config = {
         "scheme": scheme.name, "code": repr(scheme.code) if scheme.code is not None else None,
         "dataset": data.name, "train_samples": int(X.shape[0]), "batch_size": batch_size, "failures": failures,
-        "p": p, "s": s, "decoder": scheme.decoder, "optimizer": optimizer, "lr": opt.defaults["lr"],
+        "p": p, "s": s, "burst": burst, "decoder": scheme.decoder, "optimizer": optimizer, "lr": opt.defaults["lr"],
         "lr_schedule": lr_schedule, "iters": iters, "hidden": hidden, "seed": seed,
         "dtype": str(dtype).removeprefix("torch."), "eval_every": eval_every,
     }
@@ -783,7 +807,7 @@ def train(scheme, dataset, *, failures="bernoulli", p=0.2, s=None, decoder=None,
     else:
         code = scheme.code
         full = ChunkedData(X, y, split_chunks(X.shape[0], code.k, seed=seeds.split())) if batches is None else None
-        failure_model = simulated_failures(failures, code, p=p, s=s, seed=seeds.failures())
+        failure_model = simulated_failures(failures, code, p=p, s=s, burst=burst, seed=seeds.failures())
         config["stragglers"] = failure_model.stragglers
         D_full = exact_fixed_decoder(scheme) if scheme.decoder != "optimal" else None
         buffer = GradientBuffer(model)
