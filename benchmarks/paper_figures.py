@@ -83,7 +83,7 @@ def schemes(A, split, counts):
         table |= {
             "rhpnc_authors": (lambda d: rhpnc(A, ELL, seed=d, variant="authors"), counts["gaussian_draws"]),
             "rhpnc_pm1_authors": (lambda d: rhpnc(A, ELL, seed=d, variant="pm1", objective="none"), counts["draws"]),
-            "rhpnc": (lambda d: rhpnc(A, ELL, seed=d), counts["gaussian_draws"]),
+            "rhpnc": (lambda d: rhpnc(A, ELL, seed=d), counts["draws"]),
             "rhpnc_pm1": (lambda d: rhpnc(A, ELL, seed=d, variant="pm1"), counts["extra_draws"]),
         }
     return table
