@@ -30,7 +30,7 @@ from agc.plotting import SCHEME_LABELS
 from agc.sweep import sweep
 
 PARAMETERS = {"train_size": None, "test_size": None, "iters": 3000, "eval_every": 150}
-SCHEMES = ["full", "ignore", "stacking", "block_split", "rdm", "rhpnc", "rhpnc_unbiased", "polynomial"]
+SCHEMES = ["full", "ignore", "stacking", "block_split", "block_split_copies", "rdm", "rhpnc", "rhpnc_unbiased", "polynomial"]
 
 
 def cpu_seconds():
