@@ -212,3 +212,35 @@ def test_chapter_names_resolve_in_book():
     assert resolve_chapter("intro").parts[-2:] == ("book", "intro.ipynb")
     with pytest.raises(ValueError, match="not found"):
         resolve_chapter("no_such_chapter")
+
+
+def chapter_label_clashes(path):
+    """``record`` calls of a chapter whose label named like a parameter holds something else."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    parameters = {target.id for cell in cells if "parameters" in cell.metadata.get("tags", [])
+                  for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                  for target in node.targets if isinstance(target, ast.Name)}
+    clashes = []
+    for cell in cells:
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "record":
+                for keyword in node.keywords:
+                    if keyword.arg in parameters and not (isinstance(keyword.value, ast.Name)
+                                                          and keyword.value.id == keyword.arg):
+                        clashes.append(f"{path.name}: record(..., {keyword.arg}={ast.unparse(keyword.value)})")
+    return clashes
+
+
+def test_no_chapter_records_a_label_named_like_a_parameter_with_another_value():
+    # A sweep over a parameter fails every point whose records carry a label of that name with
+    # another value (found: gradient_coding recorded s=4 for its conditioning table, so
+    # `agc sweep gradient_coding --grid s=1,2` failed at s = 2).
+    from pathlib import Path
+
+    chapters = sorted((Path(__file__).parent.parent / "book").glob("*.ipynb"))
+    assert chapters
+    assert [clash for path in chapters for clash in chapter_label_clashes(path)] == []
