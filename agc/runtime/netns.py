@@ -114,7 +114,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from agc._checks import check_int
-from agc.runtime.lifeline import signals_deferred, sigterm_raises
+from agc.runtime.lifeline import alive, signals_deferred, sigterm_raises
 
 #: ``CLONE_NEWNET`` of ``<sched.h>``: the namespace type given to ``setns(2)``.
 CLONE_NEWNET = 0x40000000
@@ -587,7 +587,7 @@ def remove_stale(name_prefix="agc"):
         raise NetworkUnavailable(reason)
     pattern = re.compile(rf"{re.escape(name_prefix)}-(\d+)-[0-9a-f]{{6}}-(ps|wk)")
     stale = [name for name in _namespaces() if (match := pattern.fullmatch(name))
-             and not _process_exists(int(match.group(1))) and not _pids_inside(name)]
+             and not alive(int(match.group(1))) and not _pids_inside(name)]
     _remove(stale)
     return stale
 
@@ -752,16 +752,6 @@ def _namespaces():
 
 def _pids_inside(namespace):
     return [int(pid) for pid in _run(["ip", "netns", "pids", namespace]).split()]
-
-
-def _process_exists(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(namespaces):
