@@ -20,8 +20,9 @@ orthonormal basis of these directions (the left null space of the ``s × (n - r)
           \quad Z = N_R^\top Y_R ,
 
 with :math:`W = (BB^\top)^+` and :math:`Y = U\Sigma^{-1}T'^\top` computed once. Each pattern costs
-a QR factorisation of :math:`K_R` and a solve of size at most ``s``, instead of a least-squares
-problem of size ``(n - s) × kℓ``. With full row rank (``K`` empty, every straggler's direction
+a Cholesky factorisation of size ``s``, a triangular solve and a QR factorisation of the
+``s × (n - r)`` block, without forming :math:`N_R` (:mod:`agc._schur`, compiled with numba),
+instead of a least-squares problem of size ``(n - s) × kℓ``. With full row rank (``K`` empty, every straggler's direction
 lost) this is the Schur-complement downdate
 :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top W_{RR}^{-1} Y_R`; when
 ``s <= n - r`` and :math:`K_R` has full row rank nothing is lost. The same formula covers
@@ -97,7 +98,8 @@ class _Spectrum:
     ``bordered`` is :math:`\begin{pmatrix} W & Y \\ Y^\top & cI \end{pmatrix}` with
     ``W = U Σ⁻² Uᵀ`` (:math:`(BB^\top)^+`), ``Y = U Σ⁻¹ T'ᵀ``, ``T' = T V`` and ``c = BORDER``,
     so that one gather gives each pattern's blocks; ``null_basis = K`` is an orthonormal basis of
-    the ``n - r`` directions of worker space that ``B``'s columns miss (``UUᵀ + KKᵀ = I``).
+    the ``n - r`` directions of worker space that ``B``'s columns miss (``UUᵀ + KKᵀ = I``), and
+    ``schur`` is ``bordered`` with ``KKᵀ`` added to its worker block (see :mod:`agc._schur`).
     Scaling a row of ``B`` does not change the row space of any ``B_S``, so equilibrating the
     rows is free and improves the conditioning.
     """
@@ -114,6 +116,9 @@ class _Spectrum:
         target = code.target @ Vt[:r].T  # T' = T V, shape (ell, r)
         Y = (U * inv_sigma) @ target.T  # (n, ell)
         self.bordered = np.block([[(U * inv_sigma**2) @ U.T, Y], [Y.T, BORDER * np.eye(code.ell)]])
+        # [[W + KKᵀ, Y], [Yᵀ, cI]]: a positive definite worker block, for the compiled kernel (agc._schur)
+        self.schur = self.bordered.copy()
+        self.schur[: code.n, : code.n] += self.null_basis @ self.null_basis.T
         # err*([n]) = ||T - T' V_rᵀ||², not kℓ - ||T'||², which cancels to rounding of kℓ
         self.full_error = float(np.sum((code.target - target @ Vt[:r]) ** 2))
 
@@ -179,59 +184,42 @@ def _projected(bordered, P, lost):
     return projected
 
 
-def _smallest_eigenvalue_above(G, floor):
-    """Which symmetric positive semidefinite matrices of the batch ``G`` have every eigenvalue
-    above ``floor``: one Cholesky factorisation of ``G - floor·I`` (about a tenth of the cost of
-    the eigenvalues at these sizes) when all do, the eigenvalues otherwise.
-    """
-    try:
-        np.linalg.cholesky(G - floor * np.eye(G.shape[1]))
-    except np.linalg.LinAlgError:
-        return np.linalg.eigvalsh(G)[:, 0] > floor
-    return np.ones(G.shape[0], dtype=bool)
-
-
 def _lost_energy(spectrum, stragglers):
     """``||T' Π_Q||²`` for a batch of straggler index arrays of equal size (``m × s``).
 
     A direction ``p`` of the stragglers' rows (a unit vector in ``R^s``) is lost when the
     worker-space vector it spans lies in ``B``'s column space, i.e. when ``K_Rᵀ p = 0``: the lost
-    directions are the left null space of ``K_R`` (``s × (n - r)``), and with ``N`` an
-    orthonormal basis of them ``QᵀQ = Nᵀ W_RR N`` and ``QᵀT'ᵀ = Nᵀ Y_R`` (:func:`_projected`,
-    :func:`_energy`). When every singular value ``κ`` of ``K_R`` exceeds ``AMBIGUOUS_TOL``
-    (read off the small Gram matrix of ``K_R``; ``κ²`` is exact enough at that size) ``N`` is the
-    complement of ``range(K_R)``, from a complete QR factorisation, and nothing is lost when
-    ``s <= n - r``. Otherwise ``κ`` comes from an SVD of ``K_R``, accurate to about ``1e-13``
-    where ``1 - λ(U_R U_Rᵀ) = κ²`` resolves only ``κ ≳ 1e-8``: directions with
-    ``κ <= LOST_TOL`` are lost, and the pattern is ambiguous (returned, to be recomputed directly)
-    when also counting its directions with ``LOST_TOL < κ < AMBIGUOUS_TOL`` as lost would change
-    the energy by more than ``ENERGY_TOL``.
+    directions are the left null space of ``K_R`` (``s × (n - r)``; with full row rank, ``n = r``,
+    every direction is lost). When every singular value ``κ`` of ``K_R`` exceeds
+    ``AMBIGUOUS_TOL`` (read off the small Gram matrix of ``K_R``; ``κ²`` is exact enough at that
+    size), the energy comes from the compiled kernel :func:`agc._schur.lost_energies`, and
+    nothing is lost when ``s <= n - r``. For the other patterns ``κ`` comes from an SVD of
+    ``K_R``, accurate to about ``1e-13`` where ``1 - λ(U_R U_Rᵀ) = κ²`` resolves only
+    ``κ ≳ 1e-8``: directions with ``κ <= LOST_TOL`` are lost, and, with ``N`` an orthonormal basis
+    of them, ``QᵀQ = Nᵀ W_RR N`` and ``QᵀT'ᵀ = Nᵀ Y_R`` (:func:`_projected`, :func:`_energy`). Such
+    a pattern is ambiguous (returned, to be recomputed directly) when also counting its directions
+    with ``LOST_TOL < κ < AMBIGUOUS_TOL`` as lost would change the energy by more than
+    ``ENERGY_TOL``.
     """
     m, s = stragglers.shape
-    bordered = _gather(spectrum, stragglers)  # [[W_RR, Y_R], [Y_Rᵀ, cI]], (m, s + ell, s + ell)
-    ell = bordered.shape[1] - s
-    energy, ambiguous = np.zeros(m), np.zeros(m, dtype=bool)
-    d = spectrum.null_basis.shape[1]
-    if d == 0:  # full row rank: every straggler's direction is lost
-        return _energy(bordered, ell), ambiguous
-    K = spectrum.null_basis[stragglers]  # K_R, (m, s, d)
-    Kt = K.swapaxes(1, 2)
-    clean = _smallest_eigenvalue_above(K @ Kt if s <= d else Kt @ K, AMBIGUOUS_TOL**2)
-    if s > d and clean.any():
-        every = clean.all()  # the common case: no copies
-        N = np.linalg.qr(K if every else K[clean], mode="complete")[0][:, :, d:]  # (m', s, s - d)
-        projected = _projected(bordered if every else bordered[clean], N, np.ones(N.shape[::2], dtype=bool))
-        energy[clean] = _energy(projected, ell)
+    ell = spectrum.bordered.shape[1] - spectrum.null_basis.shape[0]
+    ambiguous = np.zeros(m, dtype=bool)
+    from agc._schur import lost_energies  # compiled on first use (numba), then cached on disk
+
+    energy, clean = lost_energies(spectrum.schur, spectrum.null_basis, stragglers, ell, AMBIGUOUS_TOL**2)
     rest = np.flatnonzero(~clean)
-    if rest.size:
-        P, singular, _ = np.linalg.svd(K[rest], full_matrices=True)  # (m', s, s), (m', min(s, d))
+    if rest.size and spectrum.null_basis.shape[1] == 0:  # full row rank: every direction is lost
+        energy[rest] = _energy(_gather(spectrum, stragglers[rest]), ell)
+    elif rest.size:
+        bordered = _gather(spectrum, stragglers[rest])
+        P, singular, _ = np.linalg.svd(spectrum.null_basis[stragglers[rest]], full_matrices=True)  # (m', s, s)
         structural = np.ones((rest.size, s - singular.shape[1]), dtype=bool)
         lost = np.concatenate([singular <= LOST_TOL, structural], axis=1)
         unsure = np.concatenate([(singular > LOST_TOL) & (singular < AMBIGUOUS_TOL), ~structural], axis=1)
-        energy[rest] = _energy(_projected(bordered[rest], P, lost), ell)
+        energy[rest] = _energy(_projected(bordered, P, lost), ell)
         check = unsure.any(axis=1)
         if check.any():
-            upper = _energy(_projected(bordered[rest[check]], P[check], lost[check] | unsure[check]), ell)
+            upper = _energy(_projected(bordered[check], P[check], lost[check] | unsure[check]), ell)
             ambiguous[rest[check]] = upper - energy[rest[check]] > ENERGY_TOL
     return energy, ambiguous
 

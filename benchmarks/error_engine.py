@@ -18,6 +18,10 @@ Run: ``.venv/bin/python benchmarks/error_engine.py``
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -68,6 +72,27 @@ def default_blas_threads():
         agc.engine._blas_pools = pools
 
 
+FIRST_CALL = """
+import time
+start = time.perf_counter()
+import numpy as np, agc
+code = agc.encodings.iid_gaussian(agc.assignments.cyclic(30, 10, 4), 2, seed=0)
+agc.optimal_errors(code, agc.failures.fixed_masks(30, 12, 5, seed=0))
+print(time.perf_counter() - start)
+"""
+
+
+def first_call_seconds():
+    """Seconds of a fresh process's first ``optimal_errors`` call on a rank-deficient code (import
+    included): with an empty numba cache (the kernel is compiled), then with the cache it wrote.
+    """
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        run = lambda: float(subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, check=True,  # noqa: E731
+                                           capture_output=True, text=True).stdout)
+        return run(), run()
+
+
 def engine_rows():
     rng = np.random.default_rng(0)
     A = agc.assignments.cyclic(91, 91, 10)
@@ -111,6 +136,8 @@ def curve_rows():
 
 def main():
     threads = max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+    compiled, cached = first_call_seconds()
+    print(f"first call in a fresh process: {compiled:.1f} s compiling the kernel, {cached:.1f} s from its cache", flush=True)
     engine = engine_rows()
     curves = curve_rows()
     engine_table = "\n".join(
@@ -122,13 +149,17 @@ def main():
     record("error_engine", f"""## Error engine (`benchmarks/error_engine.py`)
 
 {PATTERNS} Bernoulli(p) survivor sets, n = 91, ell = 2, load 10 (cyclic assignment), k = 91
-(and k = 40 for the rank-deficient row, rank 80 < n, which takes the null-space path).
+(and k = 40 for the rank-deficient row, rank 80 < n, whose stragglers' null-space block is non-empty).
 Targets: batched >= 150x faster than a loop of `numpy.linalg.lstsq` on the full-rank rows and >= 50x on the
 rank-deficient row, max abs difference <= 1e-8; both timed with one BLAS thread, best of 3. Last column: the batched
 engine with the process's {threads} BLAS threads and its own one-thread limit switched off (on a shared 2-core
 machine, threads made batched `eigh` of 29 x 29 matrices up to 170x slower; the engine's limit costs
 about 0.01 ms a call).
 Machine: {machine()}. Command: `.venv/bin/python benchmarks/error_engine.py`.
+
+The per-pattern work is one compiled loop (`agc._schur`, numba, single-threaded): a fresh process's first call
+(import included) took {compiled:.1f} s with an empty numba cache, which compiles it, and {cached:.1f} s once the
+cache was written (`agc/__pycache__`); the timings below are of later calls.
 
 | code | p | lstsq loop (s) | batched (s) | speed-up | target | max abs diff | batched, {threads} threads, no limit (s) |
 |---|---|---|---|---|---|---|---|

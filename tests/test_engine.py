@@ -161,3 +161,56 @@ def test_batched_agrees_with_least_squares_on_hard_codes(name):
     masks = np.vstack([masks, agc.failures.bernoulli_masks(code.n, 0.3, 300, rng)])
     single = np.array([agc.optimal_error(code, m) for m in masks])
     np.testing.assert_allclose(agc.optimal_errors(code, masks), single, atol=1e-9, rtol=0)
+
+
+def null_space_energy(code, stragglers):
+    """``tr Zᵀ (Nᵀ W_RR N)⁻¹ Z``, ``Z = Nᵀ Y_R``, with an explicit orthonormal basis ``N`` of the
+    left null space of ``K_R`` (:func:`scipy.linalg.null_space`), from an SVD of ``B`` made here.
+    """
+    import scipy.linalg
+
+    U, sigma, Vt = np.linalg.svd(code.B / np.linalg.norm(code.B, axis=1, keepdims=True))
+    r = int(np.sum(sigma > 1e-10 * sigma[0]))
+    K = U[:, r:]
+    W = (U[:, :r] / sigma[:r] ** 2) @ U[:, :r].T
+    Y = (U[:, :r] / sigma[:r]) @ (code.target @ Vt[:r].T).T
+    N = scipy.linalg.null_space(K[stragglers].T) if K.shape[1] else np.eye(len(stragglers))
+    if N.shape[1] == 0:
+        return 0.0
+    Z = N.T @ Y[stragglers]
+    return float(np.trace(Z.T @ np.linalg.solve(N.T @ W[np.ix_(stragglers, stragglers)] @ N, Z)))
+
+
+@pytest.mark.parametrize("k, s", [(10, 3), (10, 8), (10, 14), (15, 9), (30, 9)])
+def test_compiled_kernel_is_the_null_space_formula(k, s):
+    """The kernel (:mod:`agc._schur`: ``W + KKᵀ``, a Cholesky factor and a QR, no null-space
+    basis) gives the lost energy of the null-space formula, computed independently, for
+    ``n = 30`` workers and ``kℓ = 2k`` columns: rank deficient (``n - r = 10``) with ``s`` below,
+    at and above ``n - r``, and full row rank (``k = 15, 30``); every generic pattern is clean.
+    """
+    from agc._schur import lost_energies
+
+    code = gaussian_code(agc.assignments.cyclic(30, k, 4 if k < 30 else 5), 2, seed=k + s)
+    spectrum = agc.engine._spectrum(code)
+    stragglers = np.sort(np.random.default_rng(s).random((40, 30)).argsort(axis=1)[:, :s], axis=1)
+    energy, clean = lost_energies(spectrum.schur, spectrum.null_basis, stragglers, 2, agc.engine.AMBIGUOUS_TOL**2)
+    assert clean.all()
+    expected = [null_space_energy(code, rows) for rows in stragglers]
+    np.testing.assert_allclose(energy, expected, atol=1e-10, rtol=1e-10)
+    assert (s <= 10 and k == 10) == bool(np.all(energy == 0))
+
+
+def test_compiled_kernel_leaves_lost_directions_to_the_svd_path():
+    """Stacking on fractional repetition: silencing all 3 workers of a group loses its chunk
+    exactly (``K_R`` has a zero singular value), so the kernel marks that pattern not clean, and
+    the engine's answer for it is still the least-squares error.
+    """
+    from agc._schur import lost_energies
+
+    code = agc.encodings.stacking(agc.assignments.fractional_repetition(12, 12, 3), 2)
+    spectrum = agc.engine._spectrum(code)
+    stragglers = np.array([[0, 1, 2, 5, 9], [0, 3, 6, 9, 10]])  # workers 0-2 are one group
+    _, clean = lost_energies(spectrum.schur, spectrum.null_basis, stragglers, 2, agc.engine.AMBIGUOUS_TOL**2)
+    assert clean.tolist() == [False, True]
+    masks = agc.failures.masks_from_stragglers(12, stragglers)
+    np.testing.assert_allclose(agc.optimal_errors(code, masks), [agc.optimal_error(code, m) for m in masks], atol=1e-9)

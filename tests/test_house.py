@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "agc"
 
 #: The layers of the package (the README's table): a module may import only from its layer or below.
 LAYERS = {
-    1: ["agc._checks", "agc._io", "agc._parse", "agc.code", "agc.assignments", "agc.failures", "agc.data",
+    1: ["agc._checks", "agc._io", "agc._parse", "agc._schur", "agc.code", "agc.assignments", "agc.failures", "agc.data",
         "agc.record", "agc.seeds", "agc.stats"],
     2: ["agc.encodings", "agc.decoding", "agc.bounds", "agc.sweep", "agc.plotting"],
     3: ["agc.engine", "agc.schemes", "agc.registry"],
