@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 
+import numpy as np
+
 from agc import assignments, encodings
 
 #: family name -> (module, function name, one-line description)
@@ -200,6 +202,58 @@ def construction(family, encoding, ell, seed=None, **params):
         return dataclasses.replace(code, name=f"{family}/{encoding}", params={**code.params, **record})
 
     return draw
+
+
+def paper_schemes(A, ell, split, *, draws, gaussian_draws, extra_draws):
+    r"""The schemes of the paper's figures on one assignment, as the chapter *Reproducing the
+    paper's figures* and ``benchmarks/paper_figures.py`` draw them.
+
+    The paper's curves (RDM; where :math:`A^\top` has a non-trivial kernel, the authors' Gaussian
+    and ±1 RHPNC) and the baselines beside them: stacking, the fair block split (given: it is
+    found once per assignment), our random-null-space RHPNC in both variants and i.i.d. Gaussian
+    coefficients on the support.
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        ``(n, k)`` assignment.
+    ell : int
+    split : agc.Code
+        The block split of ``A`` (:func:`agc.encodings.block_split`).
+    draws : int
+        Coefficient draws of RDM, of the authors' ±1 RHPNC and of our Gaussian RHPNC.
+    gaussian_draws : int
+        Draws of the authors' Gaussian RHPNC (one ``SVD`` of a ``k × n`` matrix each, and a code
+        that the engine evaluates directly: its ``B`` is ill conditioned).
+    extra_draws : int
+        Draws of the schemes beyond the paper (±1 RHPNC of ours, i.i.d. Gaussian).
+
+    Returns
+    -------
+    dict
+        ``name -> (code or construction, draws)``, a construction being ``seed -> agc.Code``
+        (what :func:`agc.error_curve` takes), in the chapter's legend order.
+
+    Examples
+    --------
+    >>> import agc
+    >>> A = agc.assignments.cyclic(6, 6, 2)  # Aᵀ is singular: RHPNC exists
+    >>> split = agc.encodings.block_split(A, 2)
+    >>> list(paper_schemes(A, 2, split, draws=3, gaussian_draws=2, extra_draws=1))[:4]
+    ['stacking', 'rdm', 'rhpnc_authors', 'rhpnc_pm1_authors']
+    """
+    singular = np.linalg.matrix_rank(A) < A.shape[0]  # dim ker Aᵀ > 0
+    rdm, rhpnc = encodings.rdm, encodings.rhpnc
+    schemes = {"stacking": (encodings.stacking(A, ell), 1), "rdm": (lambda d: rdm(A, ell, seed=d), draws)}
+    if singular:
+        schemes["rhpnc_authors"] = (lambda d: rhpnc(A, ell, seed=d, variant="authors"), gaussian_draws)
+        schemes["rhpnc_pm1_authors"] = (lambda d: rhpnc(A, ell, seed=d, variant="pm1", objective="none"), draws)
+    schemes["block_split"] = (split, 1)
+    if singular:
+        schemes["rhpnc"] = (lambda d: rhpnc(A, ell, seed=d), draws)
+        schemes["rhpnc_pm1"] = (lambda d: rhpnc(A, ell, seed=d, variant="pm1"), extra_draws)
+    schemes["iid_gaussian"] = (lambda d: encodings.iid_gaussian(A, ell, seed=d), extra_draws)
+    return schemes
 
 
 def make_code(family, encoding, ell, seed=None, **params):

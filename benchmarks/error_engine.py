@@ -152,9 +152,8 @@ def main():
 (and k = 40 for the rank-deficient row, rank 80 < n, whose stragglers' null-space block is non-empty).
 Targets: batched >= 150x faster than a loop of `numpy.linalg.lstsq` on the full-rank rows and >= 50x on the
 rank-deficient row, max abs difference <= 1e-8; both timed with one BLAS thread, best of 3. Last column: the batched
-engine with the process's {threads} BLAS threads and its own one-thread limit switched off (on a shared 2-core
-machine, threads made batched `eigh` of 29 x 29 matrices up to 170x slower; the engine's limit costs
-about 0.01 ms a call).
+engine with the process's {threads} BLAS threads and its own one-thread limit switched off (the compiled loop is
+single-threaded either way; BLAS runs only the SVD path of the patterns it leaves, and the code's SVD, done once).
 Machine: {machine()}. Command: `.venv/bin/python benchmarks/error_engine.py`.
 
 The per-pattern work is one compiled loop (`agc._schur`, numba, single-threaded): a fresh process's first call
@@ -168,8 +167,7 @@ cache was written (`agc/__pycache__`); the timings below are of later calls.
 Whole curves at paper scale: `agc.error_curve(lambda seed: agc.encodings.rdm(A, 2, seed=seed), s=grid,
 trials=1000, draws=100, seed=0)`, grid = distinct integers of `linspace(0, n // 4, 16)`: 100 draws x 1000
 sets per point, the masks drawn and each draw's code built inside the timing. Total {total:.0f} s for the
-three instances, for one scheme; a chapter with a 2-minute budget for several schemes on all three needs
-fewer draws or sets (the time is linear in draws x trials x points).
+three instances, for one scheme (the time is linear in draws x trials x points).
 
 | instance | n | k | rank of B | points | seconds | mean err* at the largest s |
 |---|---|---|---|---|---|---|

@@ -73,20 +73,9 @@ def chapter_seconds():
 
 
 def schemes(A, split, counts):
-    """The chapter's schemes on ``A``: name -> (Code or construction, draws)."""
-    rhpnc, singular = agc.encodings.rhpnc, np.linalg.matrix_rank(A) < A.shape[0]
-    table = {"stacking": (agc.encodings.stacking(A, ELL), 1),
-             "rdm": (lambda d: agc.encodings.rdm(A, ELL, seed=d), counts["draws"]),
-             "block_split": (split, 1),
-             "iid_gaussian": (lambda d: agc.encodings.iid_gaussian(A, ELL, seed=d), counts["extra_draws"])}
-    if singular:
-        table |= {
-            "rhpnc_authors": (lambda d: rhpnc(A, ELL, seed=d, variant="authors"), counts["gaussian_draws"]),
-            "rhpnc_pm1_authors": (lambda d: rhpnc(A, ELL, seed=d, variant="pm1", objective="none"), counts["draws"]),
-            "rhpnc": (lambda d: rhpnc(A, ELL, seed=d), counts["draws"]),
-            "rhpnc_pm1": (lambda d: rhpnc(A, ELL, seed=d, variant="pm1"), counts["extra_draws"]),
-        }
-    return table
+    """The chapter's schemes on ``A`` (:func:`agc.registry.paper_schemes`): name -> (Code or construction, draws)."""
+    return agc.registry.paper_schemes(A, ELL, split, draws=counts["draws"], gaussian_draws=counts["gaussian_draws"],
+                                      extra_draws=counts["extra_draws"])
 
 
 def bounds(A, graph, grid, table, counts):
