@@ -85,3 +85,25 @@ def test_describe_lists_every_name_with_its_parameters():
     for name in [*registry.FAMILIES, *registry.ENCODINGS, *agc.assignments.SRG_FAMILIES]:
         assert name in text
     assert "rdm(seed=None, dist='rademacher')" in text
+
+
+def test_paper_schemes_offer_rhpnc_exactly_where_the_null_space_exists():
+    """RHPNC needs a non-zero vector in ker Aᵀ: the cyclic 7 × 7 assignment of load 3 is
+    invertible (1 + ω + ω² ≠ 0 for every 7th root of unity ω: no RHPNC), the 6 × 6 of load 2 is not.
+    """
+    import numpy as np
+
+    counts = {"draws": 5, "gaussian_draws": 2, "extra_draws": 3}
+    regular = agc.assignments.cyclic(7, 7, 3)
+    assert np.linalg.matrix_rank(regular) == regular.shape[0]
+    plain = agc.registry.paper_schemes(regular, 2, agc.encodings.block_split(regular, 2), **counts)
+    assert list(plain) == ["stacking", "rdm", "block_split", "iid_gaussian"]
+    singular = agc.assignments.cyclic(6, 6, 2)
+    table = agc.registry.paper_schemes(singular, 2, agc.encodings.block_split(singular, 2), **counts)
+    assert {name: draws for name, (_, draws) in table.items()} == {
+        "stacking": 1, "rdm": 5, "rhpnc_authors": 2, "rhpnc_pm1_authors": 5, "block_split": 1, "rhpnc": 5,
+        "rhpnc_pm1": 3, "iid_gaussian": 3}
+    for name, (make, _) in table.items():
+        if callable(make):  # a construction: seeded, and on the assignment it was given
+            a, b = make(7), make(7)
+            assert np.array_equal(a.B, b.B) and np.array_equal(a.assignment, singular), name
