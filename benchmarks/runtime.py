@@ -17,19 +17,21 @@ Four sections of ``benchmarks/RESULTS.md``, each measured against its prediction
    probability 0.1), the exact polynomial code with ℓ ∈ {1, 2, 4} (messages of ⌈d/ℓ⌉ floats) and
    uncoded wait-for-all, over links shaped with tbf (``agc run --bandwidth``): 100 Mbit/s both
    ways, 50 Mbit/s both ways, and 100 Mbit/s up with 1 Gbit/s down. Broadcast, gather and
-   iteration times measured and predicted (:mod:`agc.runtime.predict`), bytes checked against
-   the tbf counters, time to a target loss. Needs root and iproute2 (the section says so
-   otherwise).
+   iteration times measured and predicted (:mod:`agc.runtime.predict`, with the broadcast's
+   shares fair and random), bytes checked against the tbf counters, time to a target loss. Needs
+   root and iproute2 (the section says so otherwise).
 4. ``runtime-float32`` — the decoding error float32 messages cause, against n
    (:func:`agc.runtime.float32_error`).
 
-Run: ``.venv/bin/python benchmarks/runtime.py`` (about five minutes on 2 cores).
+Run: ``.venv/bin/python benchmarks/runtime.py`` (about five minutes on 2 cores), or name sections:
+``.venv/bin/python benchmarks/runtime.py runtime-bandwidth``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -40,6 +42,8 @@ import agc
 from agc.runtime import expected_wait, float32_error, parse_delay, run
 from agc.runtime.experiment import measured_and_predicted, strategies
 from agc.runtime.netns import available
+from agc.runtime.predict import link_seconds, receipt_times
+from agc.runtime.protocol import CONTROL_BYTES
 from agc.runtime.wire import FLOAT32_LIMIT, FLOAT32_WARN
 
 N, S, ELL, SEED = 8, 2, 2, 0
@@ -198,6 +202,20 @@ def _bytes_check(result):
     return exact, carried / counted, up["drops"]
 
 
+def _first_receipt(result):
+    """Median over the iterations of the first receipt of θ_t, in units of the fair fluid's B."""
+    B = link_seconds(result.config["n"] * (4 * result.d + CONTROL_BYTES), result.network["downlink"])
+    return float(np.median([min(got for _, got, _, _ in r["answers"]) for r in result.iterations if r["answers"]])) / B
+
+
+def _first_receipt_random(n, d, draws=20_000):
+    """The first receipt in units of B when the broadcast's shares are uniform on the simplex (expected)."""
+    rng = np.random.default_rng(SEED)
+    B = link_seconds(n * (4 * d + CONTROL_BYTES), 10**8)
+    return float(np.mean([receipt_times(rng.exponential(1.0, n), 4 * d + CONTROL_BYTES, 10**8).min()
+                          for _ in range(draws)])) / B
+
+
 def bandwidth_experiment():
     ok, reason = available()
     if not ok:
@@ -219,30 +237,33 @@ Not measured on this machine: {reason}.
             began = time.perf_counter()
             result = run(code, iters=LINK_ITERS, s=s, delay=LINK_DELAY, seed=SEED, dataset=dataset,
                          dataset_options=options, bandwidth=up, downlink=down)
-            row = measured_and_predicted(result, name, target=TARGET_FASHION)
+            row = measured_and_predicted(result, name, target=TARGET_FASHION, shares="random")
+            fair = measured_and_predicted(result, name, shares="fair")
+            row.update({f"fair_{kind}": fair[f"predicted_{kind}"] for kind in ("broadcast", "gather", "seconds")})
             exact, ratio, drops = _bytes_check(result)
             row.update(link=f"{up} up / {down} down", exact_bytes=exact, carried_over_counted=ratio, drops=drops,
-                       d=result.d, wall=time.perf_counter() - began)
+                       d=result.d, first_receipt=_first_receipt(result), wall=time.perf_counter() - began)
             rows.append(row)
             print(f"{row['link']:26s} {name:18s} iteration {1e3 * row['seconds']:6.1f} ms (predicted "
-                  f"{1e3 * row['predicted_seconds']:6.1f}), broadcast {1e3 * row['broadcast']:6.1f} "
-                  f"({1e3 * row['predicted_broadcast']:6.1f}), gather {1e3 * row['gather']:6.1f} "
-                  f"({1e3 * row['predicted_gather']:6.1f}), {row['wall']:.0f} s")
+                  f"{1e3 * row['predicted_seconds']:6.1f}, fair {1e3 * row['fair_seconds']:6.1f}), broadcast "
+                  f"{1e3 * row['broadcast']:6.1f} ({1e3 * row['predicted_broadcast']:6.1f}), gather "
+                  f"{1e3 * row['gather']:6.1f} ({1e3 * row['predicted_gather']:6.1f}), {row['wall']:.0f} s")
     frame = pd.DataFrame(rows)
     frame["predicted_given"] = frame["gather_given_sends"]
     for kind in ("seconds", "broadcast", "gather"):
         frame[f"{kind} err %"] = 100 * (frame[kind] / frame[f"predicted_{kind}"] - 1)
+        frame[f"fair {kind} err %"] = 100 * (frame[kind] / frame[f"fair_{kind}"] - 1)
     frame["given err %"] = 100 * (frame["gather"] / frame["predicted_given"] - 1)
-    for column in ("seconds", "predicted_seconds", "broadcast", "predicted_broadcast", "gather", "predicted_gather",
-                   "predicted_given"):
+    for column in ("seconds", "predicted_seconds", "fair_seconds", "broadcast", "predicted_broadcast",
+                   "fair_broadcast", "gather", "predicted_gather", "fair_gather", "predicted_given"):
         frame[column + " ms"] = 1e3 * frame[column]
-    table = _table(frame, ["link", "strategy", "message_bytes", "broadcast ms", "predicted_broadcast ms",
-                           "gather ms", "predicted_gather ms", "predicted_given ms", "seconds ms",
-                           "predicted_seconds ms", "seconds err %", "seconds_to_target", "carried_over_counted"],
-                   {"broadcast ms": ".1f", "predicted_broadcast ms": ".1f", "gather ms": ".1f",
-                    "predicted_gather ms": ".1f", "predicted_given ms": ".1f", "seconds ms": ".1f",
-                    "predicted_seconds ms": ".1f", "seconds err %": "+.1f", "seconds_to_target": ".2f",
-                    "carried_over_counted": ".4f"})
+    columns = ["link", "strategy", "message_bytes", "broadcast ms", "predicted_broadcast ms", "broadcast err %",
+               "fair_broadcast ms", "gather ms", "predicted_gather ms", "gather err %", "fair_gather ms",
+               "predicted_given ms", "seconds ms", "predicted_seconds ms", "seconds err %", "fair_seconds ms",
+               "fair seconds err %", "seconds_to_target", "carried_over_counted"]
+    table = _table(frame, columns, {**{c: ".1f" for c in columns if c.endswith(" ms")},
+                                    **{c: "+.1f" for c in columns if c.endswith(" err %")},
+                                    "seconds_to_target": ".2f", "carried_over_counted": ".4f"})
     at = frame.set_index(["link", "strategy"])
     main_link = f"{LINKS[0][0]} up / {LINKS[0][1]} down"
     gather_ratio = at.loc[(main_link, "polynomial ℓ = 2"), "gather"] / at.loc[(main_link, "polynomial ℓ = 1"), "gather"]
@@ -258,7 +279,19 @@ Not measured on this machine: {reason}.
         f"{at.loc[(link, 'polynomial ℓ = 1'), 'seconds'] / at.loc[(link, 'wait-for-all'), 'seconds']:.2f} |"
         for link in dict.fromkeys(frame["link"]))
     errors = {kind: frame[f"{kind} err %"] for kind in ("seconds", "broadcast", "gather", "given")}
+    errors.update({f"fair {kind}": frame[f"fair {kind} err %"] for kind in ("seconds", "broadcast", "gather")})
     inside = {kind: int((values.abs() <= 15).sum()) for kind, values in errors.items()}
+    worst = {kind: float(values.abs().max()) for kind, values in errors.items()}
+    symmetric = frame[[not link.endswith("1gbit down") for link in frame["link"]]]
+    first = {"measured": float(symmetric["first_receipt"].median()), "fair": 1.0,
+             "random": _first_receipt_random(N, int(frame["d"].iloc[0]))}
+    failing = []
+    for _, row in frame.iterrows():
+        off = [f"{kind} {1e3 * row[kind]:.1f} ms against {1e3 * row['predicted_' + kind]:.1f} ms "
+               f"({row[kind + ' err %']:+.0f} %)" for kind in ("broadcast", "gather", "seconds")
+               if abs(row[kind + " err %"]) > 15]
+        if off:
+            failing.append(f"{row['link']}, {row['strategy']}: " + ", ".join(off))
     d = int(frame["d"].iloc[0])
     record("runtime-bandwidth", f"""## Distributed runtime over a shaped link (`benchmarks/runtime.py`)
 
@@ -272,11 +305,15 @@ uncoded (load 1, waits for all {N}). {LINK_ITERS} iterations per run, seed {SEED
 Command: `.venv/bin/python benchmarks/runtime.py`.
 
 Times per iteration, means: *broadcast* until the last used worker has θ_t, *gather* from then to the last used
-message, *seconds* the whole iteration (to the end of the optimiser step). Prediction (`agc.runtime.predict`):
-broadcast n·(4d + 16) bytes over the downlink's TCP payload rate (1448/1514 of the configured rate); gather
-the r-th completion of the workers' messages in a fluid (fair-share) queue on the uplink, each worker starting
-after its real computation (measured from the run) and its delay, expectation over the straggler patterns;
-plus the run's measured decoding and step. "predicted_given": the same uplink model fed with the times the
+message, *seconds* the whole iteration (to the end of the optimiser step). Prediction (`agc.runtime.predict`,
+`shares="random"`): the PS's n messages of 4d + 16 bytes share the downlink's TCP payload rate (1448/1514 of the
+configured rate) in shares drawn uniformly on the simplex every iteration, each worker receiving θ_t when its
+message is through (generalised processor sharing, `receipt_times`; the last at B = n·(4d + 16)·8/R↓ whatever the
+shares); each worker then starts its upload after its real computation (measured from the run) and its delay;
+gather the r-th completion of the workers' messages in a fluid (fair-share) queue on the uplink, broadcast and
+gather counted as the PS counts them (to the last used worker's receipt), expectation over the straggler
+patterns and the shares; plus the run's measured decoding and step. "fair_": the same with the fair fluid
+(`shares="fair"`: every worker receives θ_t at B). "predicted_given": the uplink model fed with the times the
 workers really sent (`agc.runtime.experiment.gather_given_sends`): the link's part of the model alone.
 "carried_over_counted": the tbf counter of the uplink less 66 header bytes per packet, over the payload and
 header bytes the PS counted (1 = exact). "seconds_to_target": wall-clock time of the iterations until the training
@@ -299,18 +336,20 @@ approach the gather ratios. Every used message carried exactly 4·⌈d/ℓ⌉ pa
 tbf drops: {int(frame["drops"].sum())}; the bytes the links carried match the PS's count within
 {100 * (frame["carried_over_counted"].max() - 1):.2f} % (gloo's framing).
 
-**Predictions.** Measured within 15 % of the prediction: iterations {inside["seconds"]} of {len(frame)}, broadcasts
-{inside["broadcast"]} of {len(frame)}, gathers given the send times {inside["given"]} of {len(frame)}, a-priori
-gathers {inside["gather"]} of {len(frame)} (largest deviations {errors["seconds"].abs().max():.0f} %,
-{errors["broadcast"].abs().max():.0f} %, {errors["given"].abs().max():.0f} %, {errors["gather"].abs().max():.0f} %). The uplink model
-(bytes over the payload rate, fair sharing) predicts the gather well once it knows when each worker sent. The
-a-priori model's systematic error is the broadcast's fairness: TCP does not share the PS's outgoing link
-equally, so the first workers receive θ_t well before the last, compute and start uploading while the
-broadcast still runs. The fluid model, in which everyone receives θ_t at the end, misses that overlap:
-measured gathers (counted from the last receipt) are much shorter than its a-priori prediction and whole
-iterations shorter, most where the broadcast is long (symmetric links). The broadcast itself is predicted well
-for the coded runs; for wait-for-all (all 8 used, so the broadcast ends at the slowest receipt) and on the
-1 Gbit/s downlink (27 ms, where the PS's CPU, shared with 8 workers on 2 cores, matters) it is longer.
+**Predictions.** Measured within 15 % of the prediction with random shares: iterations {inside["seconds"]} of
+{len(frame)}, broadcasts {inside["broadcast"]} of {len(frame)}, a-priori gathers {inside["gather"]} of {len(frame)}
+(largest deviations {worst["seconds"]:.0f} %, {worst["broadcast"]:.0f} %, {worst["gather"]:.0f} %); with the fair
+fluid: iterations {inside["fair seconds"]}, broadcasts {inside["fair broadcast"]}, a-priori gathers
+{inside["fair gather"]} of {len(frame)} (largest deviations {worst["fair seconds"]:.0f} %, {worst["fair broadcast"]:.0f} %,
+{worst["fair gather"]:.0f} %); gathers given the send times {inside["given"]} of {len(frame)} (largest deviation
+{worst["given"]:.0f} %). The uplink model (bytes over the payload rate, fair sharing) predicts the gather once it
+knows when each worker sent; what the a-priori models must guess is when each worker receives θ_t. TCP does not
+share the PS's outgoing link equally: on the symmetric links the first receipt came at {first["measured"]:.2f} B
+(median over the iterations of every run), so the first workers compute and upload while the broadcast still runs.
+The fair fluid puts every receipt at B and misses that overlap; shares uniform on the simplex put the first
+receipt at {first["random"]:.2f} B, more spread than the link shows. Neither is a model of TCP's windows, and the
+data lie between them. The target of the issue (every measured time within 15 % of its prediction) is
+{"met" if not failing else "not met"} with random shares{": " + "; ".join(failing) if failing else ""}.
 """)
     return frame
 
@@ -364,14 +403,20 @@ refuse {flagged.get('refused', 'none')}.
     return frame
 
 
-def main():
+SECTIONS = {"runtime": fair_comparison, "runtime-regime": regime_map, "runtime-bandwidth": bandwidth_experiment,
+            "runtime-float32": float32_table}
+
+
+def main(names):
+    unknown = sorted(set(names) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"benchmarks/runtime.py: unknown sections {unknown}; valid: {list(SECTIONS)}")
     start = time.perf_counter()
-    fair_comparison()
-    regime_map()
-    bandwidth_experiment()
-    float32_table()
+    for name, section in SECTIONS.items():
+        if not names or name in names:
+            section()
     print(f"benchmarks/runtime.py: {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

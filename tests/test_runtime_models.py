@@ -1,5 +1,5 @@
 """The runtime's models without processes: delays charged per chunk, their order statistics against
-simulation, the fluid link model, and what float32 messages cost a code.
+simulation, the fluid link model, the broadcast's receipt times, and what float32 messages cost a code.
 """
 
 import math
@@ -18,7 +18,7 @@ from agc.runtime.delays import (
     poisson_binomial_tail,
     worker_times,
 )
-from agc.runtime.predict import expected_iteration, fluid_completions, link_seconds
+from agc.runtime.predict import expected_iteration, fluid_completions, link_seconds, receipt_times
 from agc.runtime.wire import FLOAT32_LIMIT, float32_error
 
 
@@ -127,6 +127,86 @@ def test_prediction_without_links_is_the_order_statistic():
     shaped = expected_iteration(delay, 8, 6, d=101_770, ell=2, load=4, compute=0.002, uplink=10**8, downlink=10**8)
     assert shaped["broadcast"] == pytest.approx(link_seconds(8 * (4 * 101_770 + 16), 10**8))
     assert shaped["gather"] > times["seconds"] + 6 * shaped["upload"] - 1e-9  # at least six messages through
+
+
+def test_receipt_times_by_hand():
+    # shares 3 : 2 : 1 of a link that carries one message in u seconds. The first message has half
+    # the link and is through at 2u; then the second has 2/3 of its bytes, the third 1/3. Those two
+    # share the link 2 : 1, so the second needs (1/3) / (2/3) = u/2 more: 2.5u; the third then has
+    # 1/3 + (1/2)(1/3) = 1/2 and takes the whole link for its other half: 3u.
+    u = link_seconds(5000, 50_000_000)
+    assert (receipt_times([1, 3, 2], 5000, 50_000_000) / u).tolist() == pytest.approx([3.0, 2.0, 2.5])
+    assert (receipt_times([1, 1, 1, 1], 5000, 50_000_000) / u).tolist() == pytest.approx([4.0] * 4)  # fair
+    assert receipt_times([7.0], 5000, 50_000_000).tolist() == pytest.approx([u])  # alone: the whole link
+    assert receipt_times([1, 2, 3], 5000, None).tolist() == [0.0, 0.0, 0.0]  # no link
+    for bad in ([], [1, 0], [1, -2], [1, np.inf], [[1, 2]]):
+        with pytest.raises(ValueError, match="shares"):
+            receipt_times(bad, 5000, 50_000_000)
+
+
+@given(st.lists(st.floats(1e-3, 1e3), min_size=1, max_size=10), st.floats(1.0, 1e6))
+@settings(max_examples=100, deadline=None)
+def test_receipt_times_conserve_work(shares, nbytes):
+    u = link_seconds(nbytes, 10**8)
+    times = receipt_times(shares, nbytes, 10**8)
+    n = len(shares)
+    assert times.max() == pytest.approx(n * u)  # the link is busy until all n messages are through
+    assert np.all(np.sort(times) >= u * np.arange(1, n + 1) * (1 - 1e-9))  # k messages need k messages' time
+    assert np.all(np.diff(times[np.argsort(shares, kind="stable")[::-1]]) >= -1e-12 * n * u)  # bigger share, sooner
+    assert receipt_times(np.array(shares) * 7.5, nbytes, 10**8) == pytest.approx(times)  # only ratios matter
+    assert receipt_times(shares, nbytes, 2 * 10**8) == pytest.approx(times / 2)
+
+
+def test_random_shares_against_their_expectation():
+    # n = 2, shares W1, W2 iid exponential: V = min/(W1 + W2) is uniform on (0, 1/2), and the first
+    # receipt is u (1 + V/(1 - V)), whose mean is u (1 + 2 ∫_0^1/2 v/(1-v) dv) = 2 ln 2 · u.
+    d, rate, fixed = 1000, 10**8, parse_delay("fixed:chunk=0.01")
+    u = link_seconds(4 * d + 16, rate)
+    times = expected_iteration(fixed, 2, 1, d=d, load=1, downlink=rate, shares="random", samples=20_000, seed=3)
+    # V/(1-V) has variance 2 ∫_0^1/2 (v/(1-v))^2 dv - (2 ln 2 - 1)^2 = 3 - 4 ln 2 - (2 ln 2 - 1)^2
+    se = u * math.sqrt(3 - 4 * math.log(2) - (2 * math.log(2) - 1) ** 2) / math.sqrt(20_000)
+    assert abs(times["broadcast"] - 2 * math.log(2) * u) < 4 * se
+    assert times["seconds"] == pytest.approx(times["broadcast"] + 0.01)  # no uplink: ready 10 ms after receipt
+    fair = expected_iteration(fixed, 2, 1, d=d, load=1, downlink=rate)
+    assert fair["broadcast"] == pytest.approx(2 * u) and fair["seconds"] == pytest.approx(2 * u + 0.01)
+
+
+def test_random_shares_reduce_to_the_fair_fluid():
+    delay, fixed = parse_delay("additive:chunk=0.002,p=0.1,extra=0.3"), parse_delay("fixed:chunk=0.002")
+    links = {"d": 101_770, "load": 6, "compute": 0.01, "uplink": 10**8, "downlink": 10**8}
+    for n in (1, 8):  # one worker, or all waited for with equal times
+        fair = expected_iteration(fixed, n, n, **links)
+        spread = expected_iteration(fixed, n, n, shares="random", samples=500, **links)
+        assert spread["broadcast"] == pytest.approx(fair["broadcast"])  # the last receipt is B for any shares
+        if n == 1:  # alone on the link: the shares do not matter
+            assert spread == pytest.approx(fair)
+        else:  # earlier starts never end the uplink's busy period later
+            assert spread["seconds"] <= fair["seconds"] + 1e-12 and spread["gather"] < fair["gather"]
+    no_link = {**links, "downlink": None}
+    for model in (delay, fixed):
+        fair = expected_iteration(model, 8, 6, **no_link)
+        spread = expected_iteration(model, 8, 6, shares="random", samples=4000, **no_link)
+        assert spread["broadcast"] == 0 and fair["broadcast"] == 0
+        assert spread["seconds"] == pytest.approx(fair["seconds"], rel=0.03)
+    no_links = {**no_link, "uplink": None}
+    assert (expected_iteration(delay, 8, 6, shares="random", samples=4000, **no_links)["seconds"]
+            == pytest.approx(expected_wait(delay, 8, 6, 6, 0.01), rel=0.03))
+    with pytest.raises(ValueError, match="shares"):
+        expected_iteration(delay, 8, 6, shares="unfair", **links)
+
+
+def test_random_shares_receipts_and_rates():
+    fixed = parse_delay("fixed:chunk=0.002")
+    base = {"d": 101_770, "load": 6, "compute": 0.01, "shares": "random", "samples": 2000, "seed": 5}
+    slow = expected_iteration(fixed, 8, 6, downlink=5 * 10**7, **base)
+    fast = expected_iteration(fixed, 8, 6, downlink=10**8, **base)
+    assert slow["broadcast"] == pytest.approx(2 * fast["broadcast"])  # the same shares, twice the time
+    B = link_seconds(8 * (4 * 101_770 + 16), 10**8)
+    # equal ready times: the used are the first six receipts, after six messages' time and before B
+    assert 6 / 8 * B < fast["broadcast"] < B
+    gathers = [expected_iteration(fixed, 8, 6, uplink=rate, downlink=10**8, **base)["gather"]
+               for rate in (2 * 10**7, 5 * 10**7, 10**8, 10**9)]
+    assert np.all(np.diff(gathers) < 0)  # a faster uplink, a shorter gather
 
 
 def test_float32_error_of_the_polynomial_code_grows_with_s():

@@ -180,7 +180,7 @@ def gather_given_sends(result):
     return np.array(gathers)
 
 
-def measured_and_predicted(result, name=None, target=None):
+def measured_and_predicted(result, name=None, target=None, shares="fair"):
     r"""One row: a run's measured times per iteration (mean, s.e.) beside their predictions.
 
     The prediction is :func:`agc.runtime.predict.expected_iteration` for the run's delay model,
@@ -195,6 +195,8 @@ def measured_and_predicted(result, name=None, target=None):
         The strategy's name (default the run's scheme name).
     target : float, optional
         A training loss: the row then has ``seconds_to_target`` (:meth:`RunResult.time_to_loss`).
+    shares : {"fair", "random"}
+        How the predicted broadcast shares the downlink (:data:`agc.runtime.predict.SHARES`).
 
     Returns
     -------
@@ -212,7 +214,7 @@ def measured_and_predicted(result, name=None, target=None):
     network = result.network or {}
     predicted = expected_iteration(delay, n, n - s, d=result.d, ell=config["ell"], load=load,
                                    compute=0.0 if np.isnan(compute) else compute,
-                                   uplink=network.get("uplink"), downlink=network.get("downlink"))
+                                   uplink=network.get("uplink"), downlink=network.get("downlink"), shares=shares)
     frame = result.to_frame()
     tail = float(np.median([r["seconds"] - max(r["arrival_seconds"]) for r in result.iterations if r["used"]]))
     seconds = frame["seconds"].to_numpy()
