@@ -22,8 +22,8 @@ orthonormal basis of these directions (the left null space of the ``s × (n - r)
 with :math:`W = (BB^\top)^+` and :math:`Y = U\Sigma^{-1}T'^\top` computed once. Each pattern costs
 a Cholesky factorisation of size ``s``, a triangular solve and a QR factorisation of the
 ``s × (n - r)`` block, without forming :math:`N_R` (:mod:`agc._schur`, compiled with numba),
-instead of a least-squares problem of size ``(n - s) × kℓ``. With full row rank (``K`` empty, every straggler's direction
-lost) this is the Schur-complement downdate
+instead of a least-squares problem of size ``(n - s) × kℓ``. With full row rank (``K`` empty,
+every straggler's direction lost) this is the Schur-complement downdate
 :math:`\mathrm{err}^* = \mathrm{err}^*([n]) + \operatorname{tr} Y_R^\top W_{RR}^{-1} Y_R`; when
 ``s <= n - r`` and :math:`K_R` has full row rank nothing is lost. The same formula covers
 rank-deficient codes (fractional repetition, stacking, ``n > kℓ``, the polynomial code).
